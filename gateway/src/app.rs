@@ -1,0 +1,109 @@
+//! Opening an installation and serving it: wires config, store, sandbox,
+//! service, doors and workers together.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use enclave_sandbox::{Sandbox, SandboxConfig};
+
+use crate::audit::Door;
+use crate::config::Config;
+use crate::service::{AdminCaller, Caller, Paths, Service, SystemClock};
+use crate::store::Store;
+
+/// Opens the installation described by `config`: creates folders, opens the
+/// database (running migrations) and builds the core.
+///
+/// # Errors
+/// When folders, database or sandbox cannot be set up.
+pub async fn open(config: &Config) -> anyhow::Result<Service> {
+    let paths = Paths {
+        modules: config.state_dir.join("modules"),
+        quarantine: config.state_dir.join("quarantine"),
+        work: config.state_dir.join("work"),
+    };
+    paths.create().with_context(|| format!("creating folders under {}", config.state_dir.display()))?;
+    let store = Store::open(&config.database_url()).await.context("opening the database")?;
+    let limits = config.limits.to_sandbox();
+    let sandbox = Sandbox::new(SandboxConfig {
+        max_concurrent_jobs: config.runner.workers,
+        max_memory_bytes: limits.memory_bytes,
+        ..SandboxConfig::default()
+    })
+    .context("starting the sandbox")?;
+    Ok(Service::new(store, Arc::new(sandbox), Arc::new(SystemClock), paths, limits))
+}
+
+/// The operator at this host's command line, as an audit actor.
+pub fn cli_caller() -> AdminCaller {
+    let user = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    AdminCaller(Caller {
+        user: format!("cli:{user}"),
+        door: Door::Cli,
+        source: Some("local".into()),
+        request_id: format!("cli-{}", std::process::id()),
+    })
+}
+
+/// Addresses the doors actually listen on.
+#[derive(Clone, Copy, Debug)]
+pub struct Bound {
+    /// SSH door.
+    pub ssh: SocketAddr,
+    /// HTTPS door.
+    pub https: SocketAddr,
+}
+
+/// Serves the installation until SIGINT or SIGTERM: SSH and HTTPS doors plus
+/// the worker pool. `on_ready` is called once both listeners are bound.
+///
+/// # Errors
+/// When a listener cannot be bound or a door fails.
+pub async fn serve(config: &Config, service: Service, on_ready: impl FnOnce(Bound)) -> anyhow::Result<()> {
+    let recovered = service.recover_interrupted_jobs().await?;
+    if recovered > 0 {
+        tracing::warn!(recovered, "jobs interrupted by the last stop were recovered");
+    }
+    let host_key = crate::ssh::load_or_create_host_key(&config.ssh.host_key).context("loading the SSH host key")?;
+    let ssh_listener = tokio::net::TcpListener::bind(config.ssh.listen)
+        .await
+        .with_context(|| format!("binding SSH on {}", config.ssh.listen))?;
+    let https_listener = std::net::TcpListener::bind(config.https.listen)
+        .with_context(|| format!("binding HTTPS on {}", config.https.listen))?;
+    https_listener.set_nonblocking(true)?;
+    let bound = Bound { ssh: ssh_listener.local_addr()?, https: https_listener.local_addr()? };
+
+    let module_limit = usize::try_from(config.limits.to_sandbox().module_bytes).unwrap_or(usize::MAX);
+    let ssh = crate::ssh::SshServer::new(service.clone(), module_limit);
+    let ssh_task = tokio::spawn(ssh.serve(ssh_listener, crate::ssh::server_config(host_key)));
+    let (cert, key) = (config.https.certificate.clone(), config.https.private_key.clone());
+    let https_task = tokio::spawn(async move { crate::http::serve(https_listener, &cert, &key).await });
+    let workers = crate::runner::spawn_workers(&service, config.runner.workers);
+    on_ready(bound);
+
+    let result = tokio::select! {
+        result = ssh_task => result.context("SSH door stopped").and_then(|r| r.context("SSH door failed")),
+        result = https_task => result.context("HTTPS door stopped").and_then(|r| r),
+        () = shutdown_signal() => Ok(()),
+    };
+    for worker in workers {
+        worker.abort();
+    }
+    result
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,435 @@
+//! The `enclave` command line: demo, serve, admin, audit, dataset tools.
+//! Host-side commands select an installation with `--dir DIR` or `--config FILE`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use enclave_policy::{Role, RoleSet};
+
+use crate::app;
+use crate::audit::Verifier;
+use crate::config::{Config, ConfigError};
+use crate::demo::{DemoOptions, banner, prepare};
+use crate::service::{DatasetRegistration, NewProject, NewUser, Service};
+use crate::store::parse_date;
+
+/// Exit code for an unusable configuration (EX_CONFIG-like, per STYLE.md).
+const EXIT_CONFIG: u8 = 64;
+
+#[derive(Parser, Debug)]
+#[command(name = "enclave", version, about = "A secure visiting environment for pseudonymized medical data")]
+struct Cli {
+    #[command(subcommand)]
+    command: Top,
+}
+
+#[derive(Subcommand, Debug)]
+enum Top {
+    /// Create (once) and serve a demo installation with synthetic data.
+    Demo {
+        /// Installation folder.
+        #[arg(long, default_value = "enclave-demo")]
+        dir: PathBuf,
+        /// SSH port (0 picks a free port).
+        #[arg(long, default_value_t = 2222)]
+        ssh_port: u16,
+        /// HTTPS port (0 picks a free port).
+        #[arg(long, default_value_t = 8443)]
+        https_port: u16,
+        /// Synthetic patients.
+        #[arg(long, default_value_t = 100_000)]
+        patients: u32,
+        /// Seed of the synthetic dataset.
+        #[arg(long, default_value_t = 20_260_401)]
+        seed: u64,
+        /// Folder with built example jobs (*.wasm) to install into DIR/jobs.
+        #[arg(long, default_value = "target/examples")]
+        examples: PathBuf,
+        /// Set up only; do not serve.
+        #[arg(long)]
+        setup_only: bool,
+    },
+    /// Serve an installation.
+    Serve {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Create or upgrade the database schema.
+    Migrate {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Manage users, projects and datasets.
+    Admin {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Read and verify the audit trail.
+    Audit {
+        #[command(flatten)]
+        target: Target,
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Write a synthetic claims dataset (OMOP layout) to a folder.
+    GenerateDataset {
+        /// Output folder (must be empty or missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Synthetic patients.
+        #[arg(long, default_value_t = 100_000)]
+        patients: u32,
+        /// Seed.
+        #[arg(long, default_value_t = 20_260_401)]
+        seed: u64,
+        /// Dataset name written into the dictionaries.
+        #[arg(long, default_value = "claims-demo")]
+        name: String,
+        /// Dataset version written into the dictionaries.
+        #[arg(long, default_value = "2025.1")]
+        version: String,
+    },
+}
+
+/// Which installation a host-side command acts on.
+#[derive(Args, Debug, Clone)]
+struct Target {
+    /// Installation folder holding enclave.toml.
+    #[arg(long, global = true, conflicts_with = "config")]
+    dir: Option<PathBuf>,
+    /// Path of an enclave.toml.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Users and their SSH keys.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Projects: organization, members, datasets, expiry, rules.
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Datasets.
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create a user.
+    Add {
+        /// Login name.
+        name: String,
+        /// Role (repeatable): researcher, checker, compliance, admin.
+        #[arg(long = "role", required = true)]
+        roles: Vec<Role>,
+        /// OpenSSH public key file (repeatable).
+        #[arg(long = "ssh-key")]
+        ssh_keys: Vec<PathBuf>,
+    },
+    /// Add an SSH public key to a user.
+    AddKey {
+        /// Login name.
+        name: String,
+        /// OpenSSH public key file.
+        key: PathBuf,
+    },
+    /// Disable a user (every request is then refused).
+    Disable {
+        /// Login name.
+        name: String,
+    },
+    /// Re-enable a user.
+    Enable {
+        /// Login name.
+        name: String,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum ProjectCommand {
+    /// Create an approved project.
+    Create {
+        /// Project name.
+        name: String,
+        /// Certified organization.
+        #[arg(long)]
+        organization: String,
+        /// Last valid day, YYYY-MM-DD.
+        #[arg(long)]
+        expires: String,
+        /// Output rule preset: ndb, acro or opensafely.
+        #[arg(long, default_value = "ndb")]
+        rules: String,
+        /// Member (repeatable).
+        #[arg(long = "member")]
+        members: Vec<String>,
+        /// Dataset (repeatable).
+        #[arg(long = "dataset")]
+        datasets: Vec<String>,
+    },
+    /// Add a member.
+    AddMember {
+        /// Project name.
+        project: String,
+        /// User name.
+        user: String,
+    },
+    /// Grant a dataset.
+    GrantDataset {
+        /// Project name.
+        project: String,
+        /// Dataset name.
+        dataset: String,
+    },
+    /// Change the expiry date.
+    SetExpiry {
+        /// Project name.
+        project: String,
+        /// Last valid day, YYYY-MM-DD.
+        expires: String,
+    },
+    /// List projects.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum DatasetCommand {
+    /// Register a dataset folder (one sub-folder per table with dictionary.json).
+    Register {
+        /// Dataset name.
+        name: String,
+        /// Folder.
+        #[arg(long)]
+        path: PathBuf,
+        /// anonymized or pseudonymized.
+        #[arg(long)]
+        class: String,
+    },
+    /// List datasets.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check the hash chain; exits 1 naming the first bad sequence number.
+    Verify,
+    /// Print events as JSON Lines.
+    List {
+        /// Start after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// At most this many events.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("enclave: error: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            if error.downcast_ref::<ConfigError>().is_some() {
+                eprintln!("enclave: error: {error:#}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            eprintln!("enclave: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ENCLAVE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Top::Demo { dir, ssh_port, https_port, patients, seed, examples, setup_only } => {
+            let options = DemoOptions { dir: dir.clone(), ssh_port, https_port, patients, seed, examples: Some(examples) };
+            let (config, service) = prepare(&options).await?;
+            if setup_only {
+                println!("demo installation ready in {}", dir.display());
+                return Ok(ExitCode::SUCCESS);
+            }
+            let dir = std::path::absolute(&dir)?;
+            app::serve(&config, service, |bound| {
+                println!("{}", banner(&dir, bound));
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Top::Serve { target } => {
+            let config = target.load()?;
+            let service = app::open(&config).await?;
+            app::serve(&config, service, |bound| {
+                println!("ssh listening on {}\nhttps listening on {}", bound.ssh, bound.https);
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Top::Migrate { target } => {
+            let config = target.load()?;
+            app::open(&config).await?;
+            println!("database schema is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
+        Top::Admin { target, command } => {
+            let config = target.load()?;
+            let service = app::open(&config).await?;
+            admin(&service, command).await
+        }
+        Top::Audit { target, command } => {
+            let config = target.load()?;
+            let service = app::open(&config).await?;
+            audit(&service, command).await
+        }
+        Top::GenerateDataset { out, patients, seed, name, version } => {
+            let spec = crate::datagen::DatasetSpec { name, version, patients, seed };
+            let summary = crate::datagen::generate(&out, &spec).with_context(|| format!("writing {}", out.display()))?;
+            for (table, rows) in summary.tables {
+                println!("{table:<22} {rows:>9} rows");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+impl Target {
+    fn load(&self) -> Result<Config, ConfigError> {
+        match (&self.dir, &self.config) {
+            (_, Some(path)) => Config::load(path),
+            (Some(dir), None) => Config::for_dir(dir),
+            (None, None) => Err(ConfigError::Invalid("choose an installation with --dir DIR or --config FILE".into())),
+        }
+    }
+}
+
+async fn admin(service: &Service, command: AdminCommand) -> anyhow::Result<ExitCode> {
+    let caller = app::cli_caller();
+    let result = match command {
+        AdminCommand::User(UserCommand::Add { name, roles, ssh_keys }) => {
+            let mut keys = Vec::new();
+            for path in ssh_keys {
+                keys.push(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?);
+            }
+            service.admin_add_user(&caller, NewUser { name: name.clone(), roles: RoleSet::of(&roles), ssh_keys: keys }).await
+                .map(|()| format!("user {name} created"))
+        }
+        AdminCommand::User(UserCommand::AddKey { name, key }) => {
+            let text = std::fs::read_to_string(&key).with_context(|| format!("reading {}", key.display()))?;
+            service.admin_add_key(&caller, &name, &text).await.map(|()| format!("key added to {name}"))
+        }
+        AdminCommand::User(UserCommand::Disable { name }) => {
+            service.admin_set_disabled(&caller, &name, true).await.map(|()| format!("user {name} disabled"))
+        }
+        AdminCommand::User(UserCommand::Enable { name }) => {
+            service.admin_set_disabled(&caller, &name, false).await.map(|()| format!("user {name} enabled"))
+        }
+        AdminCommand::User(UserCommand::List) => service.admin_users(&caller).await.map(|users| {
+            users.iter().map(|u| format!("{:<20} {:<40} {}", u.name, u.roles, if u.disabled { "disabled" } else { "active" })).collect::<Vec<_>>().join("\n")
+        }),
+        AdminCommand::Project(ProjectCommand::Create { name, organization, expires, rules, members, datasets }) => {
+            let expires_on = parse_date(&expires).map_err(|_| anyhow::anyhow!("--expires must be a date YYYY-MM-DD"))?;
+            let project = NewProject { name: name.clone(), organization, expires_on, rules, members, datasets };
+            service.admin_create_project(&caller, project).await.map(|()| format!("project {name} created"))
+        }
+        AdminCommand::Project(ProjectCommand::AddMember { project, user }) => {
+            service.admin_add_member(&caller, &project, &user).await.map(|()| format!("{user} added to {project}"))
+        }
+        AdminCommand::Project(ProjectCommand::GrantDataset { project, dataset }) => {
+            service.admin_grant_dataset(&caller, &project, &dataset).await.map(|()| format!("{dataset} granted to {project}"))
+        }
+        AdminCommand::Project(ProjectCommand::SetExpiry { project, expires }) => {
+            let expires_on = parse_date(&expires).map_err(|_| anyhow::anyhow!("expiry must be a date YYYY-MM-DD"))?;
+            service.admin_set_expiry(&caller, &project, expires_on).await.map(|()| format!("{project} now expires on {expires_on}"))
+        }
+        AdminCommand::Project(ProjectCommand::List) => service.admin_projects(&caller).await.map(|projects| {
+            projects
+                .iter()
+                .map(|p| format!(
+                    "{:<20} org={} expires={} rules={} active={} members={} datasets={}",
+                    p.facts.name, p.organization, p.facts.expires_on, p.rules, p.facts.active,
+                    p.facts.members.join(","), p.datasets.join(",")
+                ))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }),
+        AdminCommand::Dataset(DatasetCommand::Register { name, path, class }) => service
+            .admin_register_dataset(&caller, DatasetRegistration { name, path, class })
+            .await
+            .map(|d| format!("dataset {} registered: version {}, tables {}", d.name, d.version, d.tables.join(","))),
+        AdminCommand::Dataset(DatasetCommand::List) => service.admin_datasets(&caller).await.map(|datasets| {
+            datasets.iter().map(|d| format!("{:<20} {:<14} version={} path={} tables={}", d.name, d.class, d.version, d.path, d.tables.join(","))).collect::<Vec<_>>().join("\n")
+        }),
+    };
+    match result {
+        Ok(text) => {
+            if !text.is_empty() {
+                println!("{text}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            let (code, message) = crate::render::error(&error, &caller.0.request_id);
+            eprint!("{message}");
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
+    }
+}
+
+async fn audit(service: &Service, command: AuditCommand) -> anyhow::Result<ExitCode> {
+    let caller = app::cli_caller();
+    match command {
+        AuditCommand::Verify => {
+            let mut verifier = Verifier::default();
+            let mut after = 0;
+            let outcome = loop {
+                let page = service.store().audit_page(after, 10_000).await?;
+                let Some(last) = page.last() else { break Ok(()) };
+                after = last.seq;
+                if let Some(error) = page.iter().find_map(|event| verifier.push(event).err()) {
+                    break Err(error);
+                }
+            };
+            service.record_audit_read(&caller.0, "audit.verify", verifier.count(), outcome.as_ref().err().map(ToString::to_string)).await?;
+            match outcome {
+                Ok(()) => {
+                    println!("audit chain ok: {} events, head {}", verifier.count(), verifier.head());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error) => {
+                    eprintln!("enclave: {error}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        AuditCommand::List { after, limit } => {
+            let events = service.store().audit_page(after, limit.clamp(1, 100_000)).await?;
+            for event in &events {
+                println!("{}", serde_json::to_string(event)?);
+            }
+            service.record_audit_read(&caller.0, "audit.list", i64::try_from(events.len()).unwrap_or(i64::MAX), None).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

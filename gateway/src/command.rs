@@ -1,0 +1,164 @@
+//! The SSH command language: turns an exec line into a typed [`Command`].
+//! Pure parsing; no rules live here.
+
+/// A parsed command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `help`
+    Help,
+    /// `whoami`
+    WhoAmI,
+    /// `submit --project P --name N [--dataset D] [-- ARGS...]` (module on stdin)
+    Submit {
+        /// Project name.
+        project: String,
+        /// Job name.
+        name: String,
+        /// Dataset, when the project has several.
+        dataset: Option<String>,
+        /// Arguments for the module.
+        args: Vec<String>,
+    },
+    /// `jobs`
+    Jobs,
+    /// `status <job-id>`
+    Status {
+        /// Job id.
+        id: String,
+    },
+    /// `outputs <job-id>`
+    Outputs {
+        /// Job id.
+        id: String,
+    },
+}
+
+/// A command line with its output format.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invocation {
+    /// What to do.
+    pub command: Command,
+    /// Print one JSON document instead of text.
+    pub json: bool,
+}
+
+/// Why a command line could not be parsed. The message is shown to the user.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParseError(pub String);
+
+/// Longest command line accepted, in bytes.
+pub const MAX_COMMAND_LEN: usize = 8192;
+
+/// Parses one exec line.
+///
+/// # Errors
+/// A [`ParseError`] naming what is wrong, suitable to print.
+pub fn parse(line: &str) -> Result<Invocation, ParseError> {
+    if line.len() > MAX_COMMAND_LEN {
+        return Err(ParseError("command line too long".into()));
+    }
+    let words = shlex::split(line).ok_or_else(|| ParseError("unbalanced quotes in command line".into()))?;
+    let (name, rest) = words.split_first().ok_or_else(|| ParseError("empty command; try: help".into()))?;
+    let (options, args) = match rest.iter().position(|w| w == "--") {
+        Some(at) => (&rest[..at], Some(rest[at + 1..].to_vec())),
+        None => (rest, None),
+    };
+    let mut parsed = Options::parse(options)?;
+    let json = parsed.take_flag("--json");
+    if args.is_some() && name != "submit" {
+        return Err(ParseError(format!("{name} takes no module arguments after --")));
+    }
+    let command = match name.as_str() {
+        "help" => Command::Help,
+        "whoami" => Command::WhoAmI,
+        "jobs" => Command::Jobs,
+        "status" => Command::Status { id: parsed.one_positional(name, "job-id")? },
+        "outputs" => Command::Outputs { id: parsed.one_positional(name, "job-id")? },
+        "submit" => {
+            let project = parsed
+                .take_value("--project")
+                .ok_or_else(|| ParseError("submit needs --project NAME".into()))?;
+            let name_value = parsed.take_value("--name").unwrap_or_else(|| "unnamed job".into());
+            let dataset = parsed.take_value("--dataset");
+            parsed.no_positionals(name)?;
+            Command::Submit { project, name: name_value, dataset, args: args.unwrap_or_default() }
+        }
+        other => {
+            let shown: String = other.chars().take(40).collect();
+            return Err(ParseError(format!("unknown command {shown:?}; try: help")));
+        }
+    };
+    parsed.finish(name)?;
+    Ok(Invocation { command, json })
+}
+
+/// Options and positionals of one command line.
+struct Options {
+    flags: Vec<String>,
+    values: Vec<(String, String)>,
+    positionals: Vec<String>,
+}
+
+const VALUE_OPTIONS: [&str; 3] = ["--project", "--name", "--dataset"];
+
+impl Options {
+    fn parse(words: &[String]) -> Result<Options, ParseError> {
+        let mut options = Options { flags: Vec::new(), values: Vec::new(), positionals: Vec::new() };
+        let mut iter = words.iter();
+        while let Some(word) = iter.next() {
+            if let Some((key, value)) = word.split_once('=').filter(|(k, _)| k.starts_with("--")) {
+                options.values.push((key.to_owned(), value.to_owned()));
+            } else if VALUE_OPTIONS.contains(&word.as_str()) {
+                let value = iter.next().ok_or_else(|| ParseError(format!("{word} needs a value")))?;
+                options.values.push((word.clone(), value.clone()));
+            } else if word.starts_with("--") {
+                options.flags.push(word.clone());
+            } else {
+                options.positionals.push(word.clone());
+            }
+        }
+        Ok(options)
+    }
+
+    fn take_flag(&mut self, flag: &str) -> bool {
+        let before = self.flags.len();
+        self.flags.retain(|f| f != flag);
+        self.flags.len() != before
+    }
+
+    fn take_value(&mut self, key: &str) -> Option<String> {
+        let at = self.values.iter().position(|(k, _)| k == key)?;
+        Some(self.values.remove(at).1)
+    }
+
+    fn one_positional(&mut self, command: &str, what: &str) -> Result<String, ParseError> {
+        if self.positionals.len() != 1 {
+            return Err(ParseError(format!("usage: {command} <{what}>")));
+        }
+        Ok(self.positionals.remove(0))
+    }
+
+    fn no_positionals(&self, command: &str) -> Result<(), ParseError> {
+        match self.positionals.first() {
+            Some(extra) => Err(ParseError(format!("{command}: unexpected argument {extra:?} (module arguments go after --)"))),
+            None => Ok(()),
+        }
+    }
+
+    fn finish(self, command: &str) -> Result<(), ParseError> {
+        if let Some(flag) = self.flags.first() {
+            return Err(ParseError(format!("{command}: unknown option {flag}")));
+        }
+        if let Some((key, _)) = self.values.first() {
+            return Err(ParseError(format!("{command}: unknown or repeated option {key}")));
+        }
+        if let Some(extra) = self.positionals.first() {
+            return Err(ParseError(format!("{command}: unexpected argument {extra:?}")));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,267 @@
+//! `enclave.toml`: where an installation keeps its state and how it listens.
+//! Everything is validated before any socket is bound; an invalid file makes
+//! the binary exit with code 64.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use enclave_sandbox::SandboxLimits;
+use serde::{Deserialize, Serialize};
+
+/// Name of the config file inside an installation directory (`--dir`).
+pub const CONFIG_FILE: &str = "enclave.toml";
+
+/// A validated configuration with absolute paths.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Folder for modules, quarantine and job scratch space.
+    pub state_dir: PathBuf,
+    /// Database URL; defaults to `sqlite://STATE_DIR/enclave.db`.
+    #[serde(default)]
+    pub database_url: Option<String>,
+    /// SSH door.
+    pub ssh: SshConfig,
+    /// HTTPS door.
+    pub https: HttpsConfig,
+    /// Job workers.
+    #[serde(default)]
+    pub runner: RunnerConfig,
+    /// Default job limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// The SSH door.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// OpenSSH private host key (created on first start if missing).
+    pub host_key: PathBuf,
+}
+
+/// The HTTPS door.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpsConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// PEM certificate chain.
+    pub certificate: PathBuf,
+    /// PEM private key.
+    pub private_key: PathBuf,
+}
+
+/// Job workers.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerConfig {
+    /// Jobs run at once (1–64).
+    pub workers: u32,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig { workers: 2 }
+    }
+}
+
+/// Default limits for every job.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Wall-clock time.
+    pub wall_time_seconds: u64,
+    /// Linear memory.
+    pub memory_mib: u64,
+    /// Optional fuel (instruction budget).
+    pub fuel: Option<u64>,
+    /// Captured stdout.
+    pub stdout_kib: u64,
+    /// Captured stderr.
+    pub stderr_kib: u64,
+    /// Total bytes under `/out`.
+    pub out_mib: u64,
+    /// Files under `/out`.
+    pub out_files: u32,
+    /// Module size.
+    pub module_mib: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            wall_time_seconds: 60,
+            memory_mib: 256,
+            fuel: None,
+            stdout_kib: 1024,
+            stderr_kib: 1024,
+            out_mib: 64,
+            out_files: 64,
+            module_mib: 64,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The sandbox form.
+    pub fn to_sandbox(&self) -> SandboxLimits {
+        SandboxLimits {
+            wall_time: Duration::from_secs(self.wall_time_seconds),
+            memory_bytes: self.memory_mib * 1024 * 1024,
+            fuel: self.fuel,
+            stdout_bytes: self.stdout_kib * 1024,
+            stderr_bytes: self.stderr_kib * 1024,
+            out_bytes: self.out_mib * 1024 * 1024,
+            out_files: self.out_files,
+            module_bytes: self.module_mib * 1024 * 1024,
+        }
+    }
+}
+
+/// Why a configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("invalid config {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads and validates a config file; relative paths are resolved against
+    /// the file's folder.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the problem.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let mut config: Config = toml::from_str(&text)
+            .map_err(|error| ConfigError::Parse { path: path.to_owned(), message: error.to_string() })?;
+        let base = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let base = std::path::absolute(&base).unwrap_or(base);
+        config.resolve(&base);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Loads `DIR/enclave.toml`.
+    ///
+    /// # Errors
+    /// See [`Config::load`].
+    pub fn for_dir(dir: &Path) -> Result<Config, ConfigError> {
+        Config::load(&dir.join(CONFIG_FILE))
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| crate::store::Store::sqlite_url(&self.state_dir.join("enclave.db")))
+    }
+
+    fn resolve(&mut self, base: &Path) {
+        for path in [
+            &mut self.state_dir,
+            &mut self.ssh.host_key,
+            &mut self.https.certificate,
+            &mut self.https.private_key,
+        ] {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if !(1..=64).contains(&self.runner.workers) {
+            return invalid("runner.workers must be between 1 and 64");
+        }
+        let l = &self.limits;
+        if l.wall_time_seconds == 0 || l.wall_time_seconds > 24 * 3600 {
+            return invalid("limits.wall_time_seconds must be between 1 and 86400");
+        }
+        if l.memory_mib == 0 || l.memory_mib > 16 * 1024 {
+            return invalid("limits.memory_mib must be between 1 and 16384");
+        }
+        if l.out_mib == 0 || l.out_files == 0 || l.module_mib == 0 || l.stdout_kib == 0 || l.stderr_kib == 0 {
+            return invalid("limits must be positive");
+        }
+        if self.ssh.listen == self.https.listen {
+            return invalid("ssh.listen and https.listen must differ");
+        }
+        if let Some(url) = &self.database_url
+            && !url.starts_with("sqlite:")
+        {
+            return invalid("database_url must be a sqlite: URL (PostgreSQL support is not built yet)");
+        }
+        Ok(())
+    }
+
+    /// The text of a config for an installation in `dir` listening on the given ports.
+    pub fn render_for_dir(ssh_port: u16, https_port: u16) -> String {
+        format!(
+            "# enclave installation config; relative paths are relative to this file.\n\
+             state_dir = \".\"\n\n\
+             [ssh]\nlisten = \"127.0.0.1:{ssh_port}\"\nhost_key = \"ssh_host_ed25519_key\"\n\n\
+             [https]\nlisten = \"127.0.0.1:{https_port}\"\ncertificate = \"tls/cert.pem\"\nprivate_key = \"tls/key.pem\"\n\n\
+             [runner]\nworkers = 2\n\n\
+             [limits]\nwall_time_seconds = 60\nmemory_mib = 256\nstdout_kib = 1024\nstderr_kib = 1024\n\
+             out_mib = 64\nout_files = 64\nmodule_mib = 64\n"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendered_config_loads_and_resolves_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), Config::render_for_dir(2222, 8443)).unwrap();
+        let config = Config::for_dir(dir.path()).unwrap();
+        assert!(config.state_dir.is_absolute());
+        assert_eq!(config.ssh.listen.port(), 2222);
+        assert!(config.database_url().starts_with("sqlite://"));
+        assert_eq!(config.limits.to_sandbox().memory_bytes, 256 * 1024 * 1024);
+    }
+
+    #[test]
+    fn bad_configs_are_refused_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        let base = Config::render_for_dir(2222, 8443);
+        for (text, expected) in [
+            (base.replace("workers = 2", "workers = 0"), "runner.workers"),
+            (base.replace("memory_mib = 256", "memory_mib = 0"), "memory_mib"),
+            (base.replace("8443", "2222"), "must differ"),
+            (format!("{base}\nunknown = 1\n"), "unknown field"),
+            (base.replace("127.0.0.1:2222", "nowhere"), "invalid"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let error = Config::load(&path).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error}");
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! `enclave demo`: a working installation in one folder, built only from the
+//! same admin operations an operator would run, then served.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use enclave_policy::{Role, RoleSet};
+use russh::keys::{Algorithm, PrivateKey};
+
+use crate::config::{CONFIG_FILE, Config};
+use crate::datagen::{DatasetSpec, generate};
+use crate::service::{DatasetRegistration, NewProject, NewUser, Service};
+
+/// Options of `enclave demo`.
+#[derive(Clone, Debug)]
+pub struct DemoOptions {
+    /// Installation folder.
+    pub dir: PathBuf,
+    /// SSH port (0 picks a free one).
+    pub ssh_port: u16,
+    /// HTTPS port (0 picks a free one).
+    pub https_port: u16,
+    /// Synthetic patients in the demo dataset.
+    pub patients: u32,
+    /// Seed of the synthetic dataset.
+    pub seed: u64,
+    /// Folder holding built example jobs (`*.wasm`).
+    pub examples: Option<PathBuf>,
+}
+
+/// The demo's people: (user, roles).
+pub const DEMO_USERS: [(&str, &[Role]); 6] = [
+    ("alice", &[Role::Researcher]),
+    ("bob", &[Role::Researcher]),
+    ("carol", &[Role::Checker]),
+    ("dave", &[Role::Checker]),
+    ("erin", &[Role::Compliance]),
+    ("root", &[Role::Admin]),
+];
+
+/// Name of the demo project.
+pub const DEMO_PROJECT: &str = "diabetes-study";
+/// Name of the demo dataset.
+pub const DEMO_DATASET: &str = "claims-demo";
+
+/// Creates the installation if `dir` has none; returns its config.
+///
+/// # Errors
+/// When any set-up step fails.
+pub async fn prepare(options: &DemoOptions) -> anyhow::Result<(Config, Service)> {
+    let dir = std::path::absolute(&options.dir)?;
+    let fresh = !dir.join(CONFIG_FILE).exists();
+    if fresh {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::write(dir.join(CONFIG_FILE), Config::render_for_dir(options.ssh_port, options.https_port))?;
+    }
+    let mut config = Config::for_dir(&dir)?;
+    config.ssh.listen.set_port(options.ssh_port);
+    config.https.listen.set_port(options.https_port);
+    let service = crate::app::open(&config).await?;
+    if fresh {
+        populate(&dir, &config, &service, options).await?;
+    } else {
+        println!("using the existing demo installation in {}", dir.display());
+    }
+    Ok((config, service))
+}
+
+async fn populate(dir: &Path, config: &Config, service: &Service, options: &DemoOptions) -> anyhow::Result<()> {
+    let caller = crate::app::cli_caller();
+    let fingerprint = crate::http::create_self_signed(&config.https.certificate, &config.https.private_key)?;
+    std::fs::write(dir.join("tls").join("fingerprint.txt"), format!("{fingerprint}\n"))?;
+
+    let dataset_dir = dir.join("datasets").join(DEMO_DATASET);
+    println!("generating a synthetic pseudonymized claims dataset ({} patients)...", options.patients);
+    let spec = DatasetSpec {
+        name: DEMO_DATASET.into(),
+        version: "2025.1".into(),
+        patients: options.patients,
+        seed: options.seed,
+    };
+    let summary = generate(&dataset_dir, &spec).context("generating the demo dataset")?;
+    for (table, rows) in &summary.tables {
+        println!("  {table:<22} {rows:>9} rows");
+    }
+
+    let keys = dir.join("keys");
+    for (user, roles) in DEMO_USERS {
+        let key = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519)?;
+        let public = key.public_key().to_openssh()?;
+        crate::fsutil::write_private(&keys.join(user), key.to_openssh(russh::keys::ssh_key::LineEnding::LF)?.as_bytes())?;
+        std::fs::write(keys.join(format!("{user}.pub")), format!("{public} {user}@enclave-demo\n"))?;
+        let new_user = NewUser { name: user.into(), roles: RoleSet::of(roles), ssh_keys: vec![public] };
+        service.admin_add_user(&caller, new_user).await?;
+    }
+    service
+        .admin_register_dataset(&caller, DatasetRegistration { name: DEMO_DATASET.into(), path: dataset_dir, class: "pseudonymized".into() })
+        .await?;
+    let today = time::OffsetDateTime::now_utc().date();
+    let expires_on = today.checked_add(time::Duration::days(365)).unwrap_or(today);
+    service
+        .admin_create_project(
+            &caller,
+            NewProject {
+                name: DEMO_PROJECT.into(),
+                organization: "Example Pharma K.K. (certified user)".into(),
+                expires_on,
+                rules: "ndb".into(),
+                members: vec!["alice".into()],
+                datasets: vec![DEMO_DATASET.into()],
+            },
+        )
+        .await?;
+    install_examples(dir, options.examples.as_deref())?;
+    Ok(())
+}
+
+/// Copies built example modules into `DIR/jobs/`.
+fn install_examples(dir: &Path, examples: Option<&Path>) -> anyhow::Result<()> {
+    let jobs = dir.join("jobs");
+    std::fs::create_dir_all(&jobs)?;
+    let Some(source) = examples.filter(|p| p.is_dir()) else {
+        println!("note: no built example jobs found; build them with sdk/build-examples.sh DIR and pass --examples DIR");
+        return Ok(());
+    };
+    for entry in std::fs::read_dir(source)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "wasm")
+            && let Some(name) = path.file_name()
+        {
+            std::fs::copy(&path, jobs.join(name))?;
+        }
+    }
+    Ok(())
+}
+
+/// What the demo prints once it listens.
+pub fn banner(dir: &Path, bound: crate::app::Bound) -> String {
+    let dir = dir.display();
+    let port = bound.ssh.port();
+    format!(
+        "\nenclave demo is running (Ctrl-C to stop)\n\
+         ssh listening on {ssh}\nhttps listening on {https}\n\n\
+         try, as researcher alice:\n\
+         \x20 ssh -i {dir}/keys/alice -p {port} -o StrictHostKeyChecking=accept-new alice@127.0.0.1 help\n\
+         \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 submit --project {DEMO_PROJECT} --name \"count by age\" < {dir}/jobs/count_by_age.wasm\n\
+         \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 jobs\n\
+         \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 status JOB-ID\n\
+         \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 outputs JOB-ID\n\
+         other users: bob (researcher, no project), carol and dave (checkers), erin (compliance), root (admin)\n\
+         health: curl -k https://{https}/healthz   (certificate fingerprint in {dir}/tls/fingerprint.txt)\n\
+         audit:  enclave audit verify --dir {dir}\n",
+        ssh = bound.ssh,
+        https = bound.https,
+    )
+}

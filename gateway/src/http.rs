@@ -1,0 +1,72 @@
+//! The HTTPS front door (axum over rustls). In this version it serves a health
+//! endpoint only; the JSON API and web pages come later. A thin adapter: no
+//! rules live here.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::routing::get;
+use tower_http_headers::security_headers;
+
+/// Builds the router.
+pub fn router() -> Router {
+    let app = Router::new().route("/healthz", get(health));
+    security_headers(app)
+}
+
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// Creates a self-signed certificate for `localhost`/127.0.0.1 and returns
+/// its SHA-256 fingerprint (hex, colon-separated).
+///
+/// # Errors
+/// When generation or writing fails.
+pub fn create_self_signed(cert_path: &Path, key_path: &Path) -> anyhow::Result<String> {
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let certified = rcgen::generate_simple_self_signed(names)?;
+    let pem = certified.cert.pem();
+    if let Some(parent) = cert_path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(cert_path, &pem)?;
+    crate::fsutil::write_private(key_path, certified.signing_key.serialize_pem().as_bytes())?;
+    Ok(fingerprint(certified.cert.der()))
+}
+
+/// SHA-256 fingerprint of a DER certificate.
+pub fn fingerprint(der: &[u8]) -> String {
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(der);
+    digest.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+}
+
+/// Serves HTTPS on `listener` with the PEM certificate and key.
+///
+/// # Errors
+/// When the certificate cannot be loaded or the server fails.
+pub async fn serve(listener: std::net::TcpListener, cert: &Path, key: &Path) -> anyhow::Result<()> {
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
+    axum_server::from_tcp_rustls(listener, tls)?
+        .serve(router().into_make_service_with_connect_info::<SocketAddr>())
+        .await?;
+    Ok(())
+}
+
+mod tower_http_headers {
+    use super::{HeaderValue, Router, header};
+
+    /// Adds conservative security headers to every response.
+    pub(super) fn security_headers(router: Router) -> Router {
+        router.layer(axum::middleware::map_response(|mut response: axum::response::Response| async move {
+            let headers = response.headers_mut();
+            headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+            headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }))
+    }
+}

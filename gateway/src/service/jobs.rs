@@ -1,0 +1,342 @@
+//! Submitting jobs and looking at them.
+
+use enclave_policy::{Decision, JobFacts, Request, Scope, authorize};
+use enclave_sandbox::SandboxLimits;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{Caller, Service, ServiceError, detail, event};
+use crate::audit::Outcome;
+use crate::store::{JobRow, NewJob, Store, StoreError};
+
+/// A job submission as the doors parse it.
+#[derive(Clone, Debug)]
+pub struct SubmitRequest {
+    /// Project to run in.
+    pub project: String,
+    /// Human-readable name.
+    pub name: String,
+    /// Dataset to mount; optional when the project has exactly one.
+    pub dataset: Option<String>,
+    /// Arguments passed to the module after its program name.
+    pub args: Vec<String>,
+    /// The module bytes.
+    pub module: Vec<u8>,
+}
+
+/// What a caller may see of a job: state and metadata, never output contents.
+#[derive(Clone, Debug, Serialize)]
+pub struct JobView {
+    /// Job id.
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// Project.
+    pub project: String,
+    /// Submitting user.
+    pub submitter: String,
+    /// `queued`, `running`, `succeeded` or `failed`.
+    pub state: String,
+    /// How it ended (`exit 0`, `trap: ...`, `limit: wall time`...).
+    pub reason: Option<String>,
+    /// Exit status when the module exited.
+    pub exit_code: Option<i64>,
+    /// SHA-256 of the module.
+    pub module_sha256: String,
+    /// Dataset and version mounted at `/data`.
+    pub dataset: String,
+    /// Dataset version.
+    pub dataset_version: String,
+    /// Arguments.
+    pub args: serde_json::Value,
+    /// Limits the job ran under.
+    pub limits: serde_json::Value,
+    /// Resource usage once finished.
+    pub usage: Option<serde_json::Value>,
+    /// Submission time.
+    pub submitted_at: String,
+    /// Start time.
+    pub started_at: Option<String>,
+    /// End time.
+    pub finished_at: Option<String>,
+    /// Quarantined outputs (filled by `status`, empty in listings).
+    pub outputs: Vec<OutputView>,
+}
+
+/// One quarantined output: metadata only.
+#[derive(Clone, Debug, Serialize)]
+pub struct OutputView {
+    /// Name under `/out`, or `stdout` / `stderr`.
+    pub name: String,
+    /// `file`, `stdout` or `stderr`.
+    pub kind: String,
+    /// Size in bytes.
+    pub size: i64,
+    /// SHA-256 (hex).
+    pub sha256: String,
+    /// Whether capture stopped at the cap.
+    pub truncated: bool,
+}
+
+impl Service {
+    /// Queues a job after checking permission, the project's dataset and the module.
+    ///
+    /// # Errors
+    /// `Forbidden` when policy refuses, `Invalid` for an unknown project or
+    /// dataset or a module that is not valid WebAssembly.
+    #[tracing::instrument(skip_all)]
+    pub async fn submit(&self, caller: &Caller, request: SubmitRequest) -> Result<String, ServiceError> {
+        let actor = self.actor(caller).await?;
+        let mut record = event(caller, "job.submit", Outcome::Ok);
+        record.project = request.project.clone();
+        detail(&mut record, "name", request.name.clone());
+        detail(&mut record, "module_size", request.module.len());
+        let Some(project) = self.store.project(&request.project).await? else {
+            record.outcome = Outcome::Error;
+            let message = format!("unknown project {}", request.project);
+            detail(&mut record, "reason", message.clone());
+            return Err(self.refuse(record, ServiceError::Invalid(message)).await);
+        };
+        let today = self.now().date();
+        let authorized = match authorize(&actor, &Request::SubmitJob { project: &project.facts }, today) {
+            Decision::Allow(authorized) => authorized,
+            Decision::Deny(reason) => {
+                record.outcome = Outcome::Denied;
+                detail(&mut record, "reason", reason.to_string());
+                return Err(self.refuse(record, ServiceError::Forbidden(reason.to_string())).await);
+            }
+        };
+        record.role = authorized.role().map_or("-", |r| r.as_str()).into();
+        let checked = self.check_submission(&project.datasets, &request).await;
+        let (dataset, module_sha256) = match checked {
+            Ok(ok) => ok,
+            Err(message) => {
+                record.outcome = Outcome::Error;
+                detail(&mut record, "reason", message.clone());
+                return Err(self.refuse(record, ServiceError::Invalid(message)).await);
+            }
+        };
+        self.store_module(&module_sha256, &request.module).await?;
+        let id = new_job_id();
+        let limits = limits_json(&self.limits);
+        let job = NewJob {
+            id: id.clone(),
+            project: project.facts.name.clone(),
+            submitter: actor.user.clone(),
+            name: request.name.clone(),
+            module_sha256: module_sha256.clone(),
+            module_size: i64::try_from(request.module.len()).unwrap_or(i64::MAX),
+            args: serde_json::to_string(&request.args).unwrap_or_else(|_| "[]".into()),
+            dataset: dataset.name.clone(),
+            dataset_version: dataset.version.clone(),
+            limits: limits.to_string(),
+            seed: hex::encode(job_seed(&id)),
+            submitted_at: self.now_text()?,
+        };
+        record.target = id.clone();
+        detail(&mut record, "module_sha256", module_sha256);
+        detail(&mut record, "dataset", dataset.name);
+        detail(&mut record, "dataset_version", dataset.version);
+        detail(&mut record, "args", request.args);
+        detail(&mut record, "limits", limits);
+        let mut tx = self.store.begin_write().await?;
+        Store::insert_job(&mut tx, &job).await?;
+        self.record_in(&mut tx, record).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        self.work_ready.notify_one();
+        Ok(id)
+    }
+
+    /// Jobs visible to the caller, newest first.
+    ///
+    /// # Errors
+    /// `Forbidden` when the caller may not list jobs.
+    pub async fn jobs(&self, caller: &Caller) -> Result<Vec<JobView>, ServiceError> {
+        let actor = self.actor(caller).await?;
+        let mut record = event(caller, "job.list", Outcome::Ok);
+        let authorized = match authorize(&actor, &Request::ListJobs, self.now().date()) {
+            Decision::Allow(authorized) => authorized,
+            Decision::Deny(reason) => {
+                record.outcome = Outcome::Denied;
+                detail(&mut record, "reason", reason.to_string());
+                return Err(self.refuse(record, ServiceError::Forbidden(reason.to_string())).await);
+            }
+        };
+        record.role = authorized.role().map_or("-", |r| r.as_str()).into();
+        let rows = match authorized.scope() {
+            Scope::Own => self.store.jobs(Some(&actor.user)).await?,
+            Scope::All => self.store.jobs(None).await?,
+        };
+        detail(&mut record, "count", rows.len());
+        self.record(record).await?;
+        Ok(rows.into_iter().map(|row| view(row, Vec::new())).collect())
+    }
+
+    /// One job's state, usage and outputs.
+    ///
+    /// # Errors
+    /// `NotFound` when the job does not exist or the caller may not see it.
+    pub async fn status(&self, caller: &Caller, id: &str) -> Result<JobView, ServiceError> {
+        let row = self.visible_job(caller, id, "job.status").await?;
+        let outputs = self.output_views(&row.id).await?;
+        Ok(view(row, outputs))
+    }
+
+    /// A job's quarantined outputs: names, sizes and hashes only.
+    ///
+    /// # Errors
+    /// `NotFound` when the job does not exist or the caller may not see it.
+    pub async fn outputs(&self, caller: &Caller, id: &str) -> Result<Vec<OutputView>, ServiceError> {
+        let row = self.visible_job(caller, id, "job.outputs").await?;
+        self.output_views(&row.id).await
+    }
+
+    async fn output_views(&self, job_id: &str) -> Result<Vec<OutputView>, ServiceError> {
+        Ok(self
+            .store
+            .outputs(job_id)
+            .await?
+            .into_iter()
+            .map(|o| OutputView {
+                name: o.name,
+                kind: o.kind,
+                size: o.size,
+                sha256: o.sha256,
+                truncated: o.truncated,
+            })
+            .collect())
+    }
+
+    /// Loads a job if policy lets the caller see it; records the access.
+    /// A refused caller is told the job does not exist, so ids do not leak.
+    async fn visible_job(&self, caller: &Caller, id: &str, action: &str) -> Result<JobRow, ServiceError> {
+        let actor = self.actor(caller).await?;
+        let mut record = event(caller, action, Outcome::Ok);
+        record.target = id.chars().take(64).collect();
+        let not_found = || ServiceError::NotFound(format!("no such job: {}", id.chars().take(64).collect::<String>()));
+        let Some(row) = self.store.job(id).await? else {
+            record.outcome = Outcome::Error;
+            detail(&mut record, "reason", "no such job");
+            return Err(self.refuse(record, not_found()).await);
+        };
+        record.project = row.project.clone();
+        let Some(project) = self.store.project(&row.project).await? else {
+            return Err(ServiceError::Internal(format!("job {id} names a missing project")));
+        };
+        let facts = JobFacts { submitter: row.submitter.clone(), project: project.facts };
+        let request = if action == "job.outputs" {
+            Request::ViewOutputs { job: &facts }
+        } else {
+            Request::ViewJob { job: &facts }
+        };
+        match authorize(&actor, &request, self.now().date()) {
+            Decision::Allow(authorized) => {
+                record.role = authorized.role().map_or("-", |r| r.as_str()).into();
+                self.record(record).await?;
+                Ok(row)
+            }
+            Decision::Deny(reason) => {
+                record.outcome = Outcome::Denied;
+                detail(&mut record, "reason", reason.to_string());
+                Err(self.refuse(record, not_found()).await)
+            }
+        }
+    }
+
+    /// Picks the dataset and validates the module; returns a user-facing message on failure.
+    async fn check_submission(
+        &self,
+        granted: &[String],
+        request: &SubmitRequest,
+    ) -> Result<(crate::store::DatasetRow, String), String> {
+        let dataset_name = match (&request.dataset, granted) {
+            (Some(name), _) if granted.contains(name) => name.clone(),
+            (Some(name), _) => return Err(format!("dataset {name} is not granted to project {}", request.project)),
+            (None, [only]) => only.clone(),
+            (None, []) => return Err(format!("project {} has no dataset", request.project)),
+            (None, _) => return Err(format!("project {} has several datasets: choose one with --dataset ({})", request.project, granted.join(", "))),
+        };
+        let dataset = match self.store.dataset(&dataset_name).await {
+            Ok(Some(dataset)) => dataset,
+            Ok(None) => return Err(format!("dataset {dataset_name} is not registered")),
+            Err(error) => return Err(format!("dataset lookup failed: {error}")),
+        };
+        if request.module.is_empty() {
+            return Err("empty module: send the .wasm file on standard input".into());
+        }
+        let sha = self
+            .sandbox
+            .check_module(&request.module, &self.limits)
+            .map_err(|error| error.to_string())?;
+        Ok((dataset, sha))
+    }
+
+    /// Writes the module under its hash (atomically; content-addressed, so an
+    /// existing file already holds the same bytes).
+    async fn store_module(&self, sha256: &str, bytes: &[u8]) -> Result<(), ServiceError> {
+        let path = self.paths.modules.join(format!("{sha256}.wasm"));
+        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Ok(());
+        }
+        let temp = self.paths.modules.join(format!(".{sha256}.{}.tmp", std::process::id()));
+        let write = async {
+            let mut file = tokio::fs::File::create(&temp).await?;
+            tokio::io::AsyncWriteExt::write_all(&mut file, bytes).await?;
+            file.sync_all().await?;
+            tokio::fs::rename(&temp, &path).await
+        };
+        write.await.map_err(|error| ServiceError::Unavailable(format!("cannot store module: {error}")))
+    }
+}
+
+fn view(row: JobRow, outputs: Vec<OutputView>) -> JobView {
+    let parse = |text: &str| serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
+    JobView {
+        args: parse(&row.args),
+        limits: parse(&row.limits),
+        usage: row.usage.as_deref().map(parse),
+        id: row.id,
+        name: row.name,
+        project: row.project,
+        submitter: row.submitter,
+        state: row.state,
+        reason: row.reason,
+        exit_code: row.exit_code,
+        module_sha256: row.module_sha256,
+        dataset: row.dataset,
+        dataset_version: row.dataset_version,
+        submitted_at: row.submitted_at,
+        started_at: row.started_at,
+        finished_at: row.finished_at,
+        outputs,
+    }
+}
+
+/// A fresh random job id.
+fn new_job_id() -> String {
+    let bytes: [u8; 8] = rand::random();
+    format!("j-{}", hex::encode(bytes))
+}
+
+/// The job's random seed: derived from its id, so it is recorded implicitly and
+/// a rerun of the same job reproduces its outputs.
+pub(crate) fn job_seed(id: &str) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(b"enclave job seed v1\n");
+    hasher.update(id.as_bytes());
+    hasher.finalize().into()
+}
+
+/// The limits as recorded with the job.
+pub(crate) fn limits_json(limits: &SandboxLimits) -> serde_json::Value {
+    serde_json::json!({
+        "wall_time_ms": u64::try_from(limits.wall_time.as_millis()).unwrap_or(u64::MAX),
+        "memory_bytes": limits.memory_bytes,
+        "fuel": limits.fuel,
+        "stdout_bytes": limits.stdout_bytes,
+        "stderr_bytes": limits.stderr_bytes,
+        "out_bytes": limits.out_bytes,
+        "out_files": limits.out_files,
+        "module_bytes": limits.module_bytes,
+    })
+}

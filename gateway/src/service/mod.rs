@@ -1,0 +1,222 @@
+//! The service core: the only code that changes state. Front doors (SSH,
+//! HTTPS, the host CLI) parse their input into calls on [`Service`] and map
+//! [`ServiceError`] back to their wire format.
+//!
+//! Invariant: every method that changes state, and every refusal, appends an
+//! audit event in the same transaction as the change.
+//! Invariant: every permission question goes to `enclave_policy::authorize`.
+
+mod admin;
+mod jobs;
+mod runner;
+mod session;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use enclave_policy::Actor;
+use enclave_sandbox::{Sandbox, SandboxLimits};
+use time::OffsetDateTime;
+use tokio::sync::Notify;
+
+use crate::audit::{Door, NewEvent, Outcome};
+use crate::store::{Store, StoreError, WriteTx, format_time};
+
+pub use admin::{AdminCaller, DatasetRegistration, NewProject, NewUser};
+pub use jobs::{JobView, OutputView, SubmitRequest};
+pub use session::{HELP_TEXT, WhoAmI};
+
+/// A source of trusted time.
+pub trait Clock: Send + Sync {
+    /// The current UTC time.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The host's clock (kept synchronized by the operator, e.g. with chrony).
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// Who is calling, through which door.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// Authenticated user name.
+    pub user: String,
+    /// The door the request came through.
+    pub door: Door,
+    /// Peer address, if known.
+    pub source: Option<String>,
+    /// Request id, echoed to the client and recorded in audit details.
+    pub request_id: String,
+}
+
+/// Errors the core returns; each door maps them once.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The caller is not who they claim, or is unknown.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Policy refused the request.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The request is malformed or names something impossible.
+    #[error("{0}")]
+    Invalid(String),
+    /// The thing asked for does not exist (or is not visible to the caller).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with existing state.
+    #[error("{0}")]
+    Conflict(String),
+    /// A dependency (the database, the disk) is unavailable.
+    #[error("service unavailable, try again later")]
+    Unavailable(String),
+    /// A bug or an unexpected failure; details are in the operator log.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        tracing::error!(%error, "store error");
+        match error {
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
+                ServiceError::Unavailable(error.to_string())
+            }
+            other => ServiceError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Where the service keeps files.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    /// Submitted modules, named by SHA-256.
+    pub modules: PathBuf,
+    /// Quarantined outputs, named by SHA-256.
+    pub quarantine: PathBuf,
+    /// Per-job scratch (`/out`, `/tmp`), removed after each run.
+    pub work: PathBuf,
+}
+
+impl Paths {
+    /// Creates the directories if missing.
+    ///
+    /// # Errors
+    /// When a directory cannot be created.
+    pub fn create(&self) -> std::io::Result<()> {
+        for dir in [&self.modules, &self.quarantine, &self.work] {
+            std::fs::create_dir_all(dir)?;
+        }
+        Ok(())
+    }
+}
+
+/// The core.
+#[derive(Clone)]
+pub struct Service {
+    store: Store,
+    sandbox: Arc<Sandbox>,
+    clock: Arc<dyn Clock>,
+    paths: Paths,
+    limits: SandboxLimits,
+    work_ready: Arc<Notify>,
+}
+
+impl Service {
+    /// Builds the core over its dependencies.
+    pub fn new(
+        store: Store,
+        sandbox: Arc<Sandbox>,
+        clock: Arc<dyn Clock>,
+        paths: Paths,
+        limits: SandboxLimits,
+    ) -> Service {
+        Service {
+            store,
+            sandbox,
+            clock,
+            paths,
+            limits,
+            work_ready: Arc::new(Notify::new()),
+        }
+    }
+
+    /// The store, for read-only tooling (audit verification).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    fn now_text(&self) -> Result<String, ServiceError> {
+        Ok(format_time(self.now())?)
+    }
+
+    /// Appends an audit event in its own transaction (for refusals and reads,
+    /// which change nothing else).
+    async fn record(&self, event: NewEvent) -> Result<(), ServiceError> {
+        let mut tx = self.store.begin_write().await?;
+        Store::append_audit(&mut tx, &event, self.now()).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    /// Appends an audit event inside `tx`.
+    async fn record_in(&self, tx: &mut WriteTx, event: NewEvent) -> Result<(), ServiceError> {
+        Store::append_audit(tx, &event, self.now()).await?;
+        Ok(())
+    }
+
+    /// Records a refusal and returns the matching error.
+    async fn refuse(&self, event: NewEvent, error: ServiceError) -> ServiceError {
+        if let Err(audit_error) = self.record(event).await {
+            // The refusal stands either way; losing its record is an operator alarm.
+            tracing::error!(error = %audit_error, "could not record refusal");
+            return audit_error;
+        }
+        error
+    }
+
+    /// Loads the caller as a policy actor.
+    async fn actor(&self, caller: &Caller) -> Result<Actor, ServiceError> {
+        let user = self.store.user(&caller.user).await?.ok_or_else(|| {
+            ServiceError::Unauthenticated(format!("unknown user {}", caller.user))
+        })?;
+        Ok(Actor {
+            user: user.name,
+            roles: user.roles,
+            disabled: user.disabled,
+        })
+    }
+}
+
+/// Starts an audit event for `caller`.
+fn event(caller: &Caller, action: &str, outcome: Outcome) -> NewEvent {
+    NewEvent {
+        actor: caller.user.clone(),
+        role: "-".into(),
+        door: caller.door,
+        source: caller.source.clone().unwrap_or_else(|| "-".into()),
+        action: action.into(),
+        target: "-".into(),
+        project: "-".into(),
+        outcome,
+        details: serde_json::json!({ "request_id": caller.request_id }),
+    }
+}
+
+/// Adds a key to an event's details object.
+fn detail(event: &mut NewEvent, key: &str, value: impl Into<serde_json::Value>) {
+    if let serde_json::Value::Object(map) = &mut event.details {
+        map.insert(key.to_owned(), value.into());
+    }
+}

@@ -1,0 +1,295 @@
+//! Access decisions: may this actor make this request, given these stored facts?
+//!
+//! Invariant: no I/O and no clock; `today` is passed in by the caller.
+//! Invariant: deny unless a rule below allows.
+
+use std::fmt;
+
+use time::Date;
+
+use crate::roles::{Role, RoleSet};
+
+/// The person making a request, as loaded from the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    /// Stable user name.
+    pub user: String,
+    /// Roles granted by an administrator.
+    pub roles: RoleSet,
+    /// A disabled user may do nothing at all.
+    pub disabled: bool,
+}
+
+/// Stored facts about a project.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectFacts {
+    /// Project name.
+    pub name: String,
+    /// User names of the project's members.
+    pub members: Vec<String>,
+    /// Last day on which the project's approval is valid (inclusive).
+    pub expires_on: Date,
+    /// False once an administrator has suspended or closed the project.
+    pub active: bool,
+}
+
+impl ProjectFacts {
+    /// Whether `user` is a member of this project.
+    pub fn has_member(&self, user: &str) -> bool {
+        self.members.iter().any(|member| member == user)
+    }
+}
+
+/// Stored facts about a job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobFacts {
+    /// User name of the researcher who submitted the job.
+    pub submitter: String,
+    /// The project the job ran in.
+    pub project: ProjectFacts,
+}
+
+/// What the actor asks to do.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Request<'a> {
+    /// Show the command list.
+    Help,
+    /// Show one's own identity and roles.
+    WhoAmI,
+    /// Submit a job in a project.
+    SubmitJob {
+        /// The project named in the submission.
+        project: &'a ProjectFacts,
+    },
+    /// List jobs (the decision says which ones).
+    ListJobs,
+    /// See one job's state, limits and resource usage.
+    ViewJob {
+        /// The job asked for.
+        job: &'a JobFacts,
+    },
+    /// See the list of a job's quarantined outputs (names, sizes, hashes; never contents).
+    ViewOutputs {
+        /// The job asked for.
+        job: &'a JobFacts,
+    },
+    /// Register or change users, projects and datasets.
+    Administer,
+    /// Check the audit chain.
+    VerifyAudit,
+    /// Read audit events.
+    ReadAudit,
+}
+
+impl Request<'_> {
+    /// A stable name for the request, used in audit events and tests.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Help => "help",
+            Request::WhoAmI => "whoami",
+            Request::SubmitJob { .. } => "submit",
+            Request::ListJobs => "jobs",
+            Request::ViewJob { .. } => "status",
+            Request::ViewOutputs { .. } => "outputs",
+            Request::Administer => "admin",
+            Request::VerifyAudit => "audit-verify",
+            Request::ReadAudit => "audit-read",
+        }
+    }
+}
+
+/// Which records a listing may include.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Only records the actor created.
+    Own,
+    /// Every record.
+    All,
+}
+
+/// Proof that [`authorize`] allowed a request. Only this crate can construct it
+/// and it cannot be cloned, so the gateway cannot act without a decision.
+#[derive(Debug)]
+pub struct Authorized {
+    role: Option<Role>,
+    scope: Scope,
+}
+
+impl Authorized {
+    /// The role under which the request was allowed (recorded in the audit trail);
+    /// `None` for requests open to every enabled user.
+    pub fn role(&self) -> Option<Role> {
+        self.role
+    }
+
+    /// Which records a listing may include.
+    pub fn scope(&self) -> Scope {
+        self.scope
+    }
+}
+
+/// Why a request was refused. Shown to the user and recorded in the audit trail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DenyReason {
+    /// The account is disabled.
+    UserDisabled,
+    /// The request needs one of these roles, and the actor holds none of them.
+    MissingRole(Vec<Role>),
+    /// The actor is not a member of the project.
+    NotProjectMember {
+        /// The project's name.
+        project: String,
+    },
+    /// The project's approval has expired.
+    ProjectExpired {
+        /// The project's name.
+        project: String,
+        /// The last valid day.
+        expired_on: Date,
+    },
+    /// The project is suspended or closed.
+    ProjectInactive {
+        /// The project's name.
+        project: String,
+    },
+}
+
+impl fmt::Display for DenyReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DenyReason::UserDisabled => f.write_str("account is disabled"),
+            DenyReason::MissingRole(roles) => {
+                let names: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
+                write!(f, "requires role {}", names.join(" or "))
+            }
+            DenyReason::NotProjectMember { project } => {
+                write!(f, "not a member of project {project}")
+            }
+            DenyReason::ProjectExpired {
+                project,
+                expired_on,
+            } => write!(f, "project {project} expired on {expired_on}"),
+            DenyReason::ProjectInactive { project } => write!(f, "project {project} is not active"),
+        }
+    }
+}
+
+/// The outcome of [`authorize`].
+#[derive(Debug)]
+pub enum Decision {
+    /// The request may go ahead.
+    Allow(Authorized),
+    /// The request is refused.
+    Deny(DenyReason),
+}
+
+impl Decision {
+    /// The proof on allow, the reason on deny.
+    ///
+    /// # Errors
+    /// Returns the [`DenyReason`] when the request was refused.
+    pub fn into_result(self) -> Result<Authorized, DenyReason> {
+        match self {
+            Decision::Allow(authorized) => Ok(authorized),
+            Decision::Deny(reason) => Err(reason),
+        }
+    }
+}
+
+/// Decides whether `actor` may make `request` on `today`.
+pub fn authorize(actor: &Actor, request: &Request<'_>, today: Date) -> Decision {
+    if actor.disabled {
+        return Decision::Deny(DenyReason::UserDisabled);
+    }
+    let roles = actor.roles;
+    match request {
+        Request::Help | Request::WhoAmI => allow(roles.iter().next(), Scope::Own),
+        Request::SubmitJob { project } => {
+            if !roles.contains(Role::Researcher) {
+                return missing(&[Role::Researcher]);
+            }
+            project_open_to(actor, project, today)
+                .map_or_else(|| allow(Some(Role::Researcher), Scope::Own), Decision::Deny)
+        }
+        Request::ListJobs => {
+            if roles.contains(Role::Compliance) {
+                allow(Some(Role::Compliance), Scope::All)
+            } else if roles.contains(Role::Admin) {
+                allow(Some(Role::Admin), Scope::All)
+            } else if roles.contains(Role::Researcher) {
+                allow(Some(Role::Researcher), Scope::Own)
+            } else {
+                missing(&[Role::Researcher, Role::Compliance, Role::Admin])
+            }
+        }
+        Request::ViewJob { job } | Request::ViewOutputs { job } => {
+            if roles.contains(Role::Compliance) {
+                allow(Some(Role::Compliance), Scope::All)
+            } else if roles.contains(Role::Admin) {
+                allow(Some(Role::Admin), Scope::All)
+            } else if roles.contains(Role::Researcher) {
+                if job.submitter == actor.user || job.project.has_member(&actor.user) {
+                    allow(Some(Role::Researcher), Scope::Own)
+                } else {
+                    Decision::Deny(DenyReason::NotProjectMember {
+                        project: job.project.name.clone(),
+                    })
+                }
+            } else {
+                missing(&[Role::Researcher, Role::Compliance, Role::Admin])
+            }
+        }
+        Request::Administer => require(roles, Role::Admin),
+        Request::VerifyAudit | Request::ReadAudit => {
+            if roles.contains(Role::Compliance) {
+                allow(Some(Role::Compliance), Scope::All)
+            } else if roles.contains(Role::Admin) {
+                allow(Some(Role::Admin), Scope::All)
+            } else {
+                missing(&[Role::Compliance, Role::Admin])
+            }
+        }
+    }
+}
+
+/// Why `actor` may not work in `project` today, if anything.
+fn project_open_to(actor: &Actor, project: &ProjectFacts, today: Date) -> Option<DenyReason> {
+    if !project.has_member(&actor.user) {
+        return Some(DenyReason::NotProjectMember {
+            project: project.name.clone(),
+        });
+    }
+    if !project.active {
+        return Some(DenyReason::ProjectInactive {
+            project: project.name.clone(),
+        });
+    }
+    if today > project.expires_on {
+        return Some(DenyReason::ProjectExpired {
+            project: project.name.clone(),
+            expired_on: project.expires_on,
+        });
+    }
+    None
+}
+
+fn require(roles: RoleSet, role: Role) -> Decision {
+    if roles.contains(role) {
+        allow(Some(role), Scope::All)
+    } else {
+        missing(&[role])
+    }
+}
+
+fn allow(role: Option<Role>, scope: Scope) -> Decision {
+    Decision::Allow(Authorized { role, scope })
+}
+
+fn missing(roles: &[Role]) -> Decision {
+    Decision::Deny(DenyReason::MissingRole(roles.to_vec()))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,122 @@
+//! Runs one untrusted WebAssembly job next to a read-only dataset.
+//!
+//! A job is a WASI preview 1 core module exporting `_start`. It sees `/data` (read-only),
+//! `/out` (read-write, with a byte and entry quota) and optionally `/tmp`; arguments after
+//! `job`; only `ENCLAVE_*` environment variables; empty stdin; captured stdout and stderr;
+//! frozen clocks; and randomness seeded from the job. Nothing else from the host is granted.
+//! Wall time (epoch interruption plus a tokio timeout), memory, optional fuel, stack and
+//! output size are limited; exceeding one ends the job with [`Outcome::LimitExceeded`].
+//!
+//! This crate knows nothing of users, sessions, HTTP, SSH or the database.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), enclave_sandbox::SandboxError> {
+//! use enclave_sandbox::{JobSpec, Sandbox, SandboxConfig, SandboxLimits};
+//! let sandbox = Sandbox::new(SandboxConfig::default())?;
+//! let output = sandbox.run_blocking(JobSpec {
+//!     module: std::fs::read("job.wasm")?,
+//!     data_dir: Some("/srv/datasets/demo".into()),
+//!     out_dir: "/srv/jobs/42/out".into(),
+//!     tmp_dir: None,
+//!     args: vec!["--table".into(), "person".into()],
+//!     env: vec![("ENCLAVE_JOB_ID".into(), "42".into())],
+//!     seed: [42; 32],
+//!     limits: SandboxLimits::default(),
+//! })?;
+//! println!("{}", output.outcome);
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+mod clock;
+mod engine;
+mod module;
+mod outputs;
+mod run;
+mod types;
+mod wasi;
+
+use wasmtime::{Engine, Linker};
+
+pub use crate::types::{
+    JobSpec, Limit, Outcome, OutputFile, RejectedOutput, RunOutput, SandboxConfig,
+    SandboxError, SandboxLimits, Usage,
+};
+
+/// How many compiled modules are kept in memory.
+const MODULE_CACHE_CAPACITY: usize = 64;
+
+/// A wasmtime engine with its compiled-module cache and epoch ticker. Create one per process
+/// and share it; it is `Send + Sync`.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<run::JobState>,
+    cache: module::ModuleCache,
+    config: SandboxConfig,
+    // Dropped last: stops the thread that advances `engine`'s epoch.
+    _ticker: engine::EpochTicker,
+}
+
+impl Sandbox {
+    /// Creates the engine (pooling allocator, or on-demand if the pool cannot be reserved)
+    /// and starts its epoch ticker.
+    ///
+    /// # Errors
+    ///
+    /// [`SandboxError::Engine`] if wasmtime rejects the configuration,
+    /// [`SandboxError::Io`] if the ticker thread cannot be started.
+    pub fn new(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        let engine = engine::build_engine(&config)?;
+        let linker = run::new_linker(&engine)?;
+        let ticker = engine::EpochTicker::start(engine.clone(), config.epoch_tick)?;
+        Ok(Sandbox {
+            engine,
+            linker,
+            cache: module::ModuleCache::new(MODULE_CACHE_CAPACITY),
+            config,
+            _ticker: ticker,
+        })
+    }
+
+    /// Cheap checks for submission time, without compiling: size, the WebAssembly header
+    /// (components are refused for now) and wasmtime's validator. Returns the module's
+    /// SHA-256 in lower-case hex.
+    ///
+    /// # Errors
+    ///
+    /// [`SandboxError::InvalidModule`] saying why the bytes were refused.
+    pub fn check_module(&self, bytes: &[u8], limits: &SandboxLimits) -> Result<String, SandboxError> {
+        module::check_bytes(&self.engine, bytes, limits).map(hex::encode)
+    }
+
+    /// Runs one job to completion on the calling thread, which it blocks (it drives its own
+    /// current-thread tokio runtime; from async code call it through `spawn_blocking`).
+    /// Whatever the guest does ends up in [`RunOutput::outcome`]; this never panics on guest
+    /// behaviour.
+    ///
+    /// # Errors
+    ///
+    /// [`SandboxError::InvalidJob`] for a refused job description (environment keys not
+    /// starting with `ENCLAVE_`, a missing or non-empty out directory, ...),
+    /// [`SandboxError::InvalidModule`] for refused module bytes (as [`Sandbox::check_module`],
+    /// plus a missing `_start` or unknown imports), [`SandboxError::Io`] or
+    /// [`SandboxError::Engine`] for host-side failures.
+    pub fn run_blocking(&self, job: JobSpec) -> Result<RunOutput, SandboxError> {
+        run::run(self, job)
+    }
+
+    /// How many compiled modules are cached.
+    pub fn cached_modules(&self) -> usize {
+        self.cache.len()
+    }
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("config", &self.config)
+            .field("cached_modules", &self.cache.len())
+            .finish_non_exhaustive()
+    }
+}
