@@ -23,8 +23,12 @@ pub async fn open(config: &Config) -> anyhow::Result<Service> {
         quarantine: config.state_dir.join("quarantine"),
         work: config.state_dir.join("work"),
     };
-    paths.create().with_context(|| format!("creating folders under {}", config.state_dir.display()))?;
-    let store = Store::open(&config.database_url()).await.context("opening the database")?;
+    paths
+        .create()
+        .with_context(|| format!("creating folders under {}", config.state_dir.display()))?;
+    let store = Store::open(&config.database_url())
+        .await
+        .context("opening the database")?;
     let limits = config.limits.to_sandbox();
     let sandbox = Sandbox::new(SandboxConfig {
         max_concurrent_jobs: config.runner.workers,
@@ -32,7 +36,13 @@ pub async fn open(config: &Config) -> anyhow::Result<Service> {
         ..SandboxConfig::default()
     })
     .context("starting the sandbox")?;
-    Ok(Service::new(store, Arc::new(sandbox), Arc::new(SystemClock), paths, limits))
+    Ok(Service::new(
+        store,
+        Arc::new(sandbox),
+        Arc::new(SystemClock),
+        paths,
+        limits,
+    ))
 }
 
 /// The operator at this host's command line, as an audit actor.
@@ -60,25 +70,41 @@ pub struct Bound {
 ///
 /// # Errors
 /// When a listener cannot be bound or a door fails.
-pub async fn serve(config: &Config, service: Service, on_ready: impl FnOnce(Bound)) -> anyhow::Result<()> {
+pub async fn serve(
+    config: &Config,
+    service: Service,
+    on_ready: impl FnOnce(Bound),
+) -> anyhow::Result<()> {
     let recovered = service.recover_interrupted_jobs().await?;
     if recovered > 0 {
-        tracing::warn!(recovered, "jobs interrupted by the last stop were recovered");
+        tracing::warn!(
+            recovered,
+            "jobs interrupted by the last stop were recovered"
+        );
     }
-    let host_key = crate::ssh::load_or_create_host_key(&config.ssh.host_key).context("loading the SSH host key")?;
+    let host_key = crate::ssh::load_or_create_host_key(&config.ssh.host_key)
+        .context("loading the SSH host key")?;
     let ssh_listener = tokio::net::TcpListener::bind(config.ssh.listen)
         .await
         .with_context(|| format!("binding SSH on {}", config.ssh.listen))?;
     let https_listener = std::net::TcpListener::bind(config.https.listen)
         .with_context(|| format!("binding HTTPS on {}", config.https.listen))?;
     https_listener.set_nonblocking(true)?;
-    let bound = Bound { ssh: ssh_listener.local_addr()?, https: https_listener.local_addr()? };
+    let bound = Bound {
+        ssh: ssh_listener.local_addr()?,
+        https: https_listener.local_addr()?,
+    };
 
-    let module_limit = usize::try_from(config.limits.to_sandbox().module_bytes).unwrap_or(usize::MAX);
+    let module_limit =
+        usize::try_from(config.limits.to_sandbox().module_bytes).unwrap_or(usize::MAX);
     let ssh = crate::ssh::SshServer::new(service.clone(), module_limit);
     let ssh_task = tokio::spawn(ssh.serve(ssh_listener, crate::ssh::server_config(host_key)));
-    let (cert, key) = (config.https.certificate.clone(), config.https.private_key.clone());
-    let https_task = tokio::spawn(async move { crate::http::serve(https_listener, &cert, &key).await });
+    let (cert, key) = (
+        config.https.certificate.clone(),
+        config.https.private_key.clone(),
+    );
+    let https_task =
+        tokio::spawn(async move { crate::http::serve(https_listener, &cert, &key).await });
     let workers = crate::runner::spawn_workers(&service, config.runner.workers);
     on_ready(bound);
 

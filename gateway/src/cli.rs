@@ -19,7 +19,11 @@ use crate::store::parse_date;
 const EXIT_CONFIG: u8 = 64;
 
 #[derive(Parser, Debug)]
-#[command(name = "enclave", version, about = "A secure visiting environment for pseudonymized medical data")]
+#[command(
+    name = "enclave",
+    version,
+    about = "A secure visiting environment for pseudonymized medical data"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Top,
@@ -236,7 +240,10 @@ enum AuditCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("enclave: error: cannot start the runtime: {error}");
@@ -259,13 +266,31 @@ pub fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ENCLAVE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Top::Demo { dir, ssh_port, https_port, patients, seed, examples, setup_only } => {
-            let options = DemoOptions { dir: dir.clone(), ssh_port, https_port, patients, seed, examples: Some(examples) };
+        Top::Demo {
+            dir,
+            ssh_port,
+            https_port,
+            patients,
+            seed,
+            examples,
+            setup_only,
+        } => {
+            let options = DemoOptions {
+                dir: dir.clone(),
+                ssh_port,
+                https_port,
+                patients,
+                seed,
+                examples: Some(examples),
+            };
             let (config, service) = prepare(&options).await?;
             if setup_only {
                 println!("demo installation ready in {}", dir.display());
@@ -282,7 +307,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = target.load()?;
             let service = app::open(&config).await?;
             app::serve(&config, service, |bound| {
-                println!("ssh listening on {}\nhttps listening on {}", bound.ssh, bound.https);
+                println!(
+                    "ssh listening on {}\nhttps listening on {}",
+                    bound.ssh, bound.https
+                );
             })
             .await?;
             Ok(ExitCode::SUCCESS)
@@ -303,9 +331,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let service = app::open(&config).await?;
             audit(&service, command).await
         }
-        Top::GenerateDataset { out, patients, seed, name, version } => {
-            let spec = crate::datagen::DatasetSpec { name, version, patients, seed };
-            let summary = crate::datagen::generate(&out, &spec).with_context(|| format!("writing {}", out.display()))?;
+        Top::GenerateDataset {
+            out,
+            patients,
+            seed,
+            name,
+            version,
+        } => {
+            let spec = crate::datagen::DatasetSpec {
+                name,
+                version,
+                patients,
+                seed,
+            };
+            let summary = crate::datagen::generate(&out, &spec)
+                .with_context(|| format!("writing {}", out.display()))?;
             for (table, rows) in summary.tables {
                 println!("{table:<22} {rows:>9} rows");
             }
@@ -319,52 +359,115 @@ impl Target {
         match (&self.dir, &self.config) {
             (_, Some(path)) => Config::load(path),
             (Some(dir), None) => Config::for_dir(dir),
-            (None, None) => Err(ConfigError::Invalid("choose an installation with --dir DIR or --config FILE".into())),
+            (None, None) => Err(ConfigError::Invalid(
+                "choose an installation with --dir DIR or --config FILE".into(),
+            )),
         }
     }
 }
 
 async fn admin(service: &Service, command: AdminCommand) -> anyhow::Result<ExitCode> {
     let caller = app::cli_caller();
-    let result = match command {
-        AdminCommand::User(UserCommand::Add { name, roles, ssh_keys }) => {
-            let mut keys = Vec::new();
-            for path in ssh_keys {
-                keys.push(std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?);
+    let result =
+        match command {
+            AdminCommand::User(UserCommand::Add {
+                name,
+                roles,
+                ssh_keys,
+            }) => {
+                let mut keys = Vec::new();
+                for path in ssh_keys {
+                    keys.push(
+                        std::fs::read_to_string(&path)
+                            .with_context(|| format!("reading {}", path.display()))?,
+                    );
+                }
+                service
+                    .admin_add_user(
+                        &caller,
+                        NewUser {
+                            name: name.clone(),
+                            roles: RoleSet::of(&roles),
+                            ssh_keys: keys,
+                        },
+                    )
+                    .await
+                    .map(|()| format!("user {name} created"))
             }
-            service.admin_add_user(&caller, NewUser { name: name.clone(), roles: RoleSet::of(&roles), ssh_keys: keys }).await
-                .map(|()| format!("user {name} created"))
-        }
-        AdminCommand::User(UserCommand::AddKey { name, key }) => {
-            let text = std::fs::read_to_string(&key).with_context(|| format!("reading {}", key.display()))?;
-            service.admin_add_key(&caller, &name, &text).await.map(|()| format!("key added to {name}"))
-        }
-        AdminCommand::User(UserCommand::Disable { name }) => {
-            service.admin_set_disabled(&caller, &name, true).await.map(|()| format!("user {name} disabled"))
-        }
-        AdminCommand::User(UserCommand::Enable { name }) => {
-            service.admin_set_disabled(&caller, &name, false).await.map(|()| format!("user {name} enabled"))
-        }
-        AdminCommand::User(UserCommand::List) => service.admin_users(&caller).await.map(|users| {
-            users.iter().map(|u| format!("{:<20} {:<40} {}", u.name, u.roles, if u.disabled { "disabled" } else { "active" })).collect::<Vec<_>>().join("\n")
-        }),
-        AdminCommand::Project(ProjectCommand::Create { name, organization, expires, rules, members, datasets }) => {
-            let expires_on = parse_date(&expires).map_err(|_| anyhow::anyhow!("--expires must be a date YYYY-MM-DD"))?;
-            let project = NewProject { name: name.clone(), organization, expires_on, rules, members, datasets };
-            service.admin_create_project(&caller, project).await.map(|()| format!("project {name} created"))
-        }
-        AdminCommand::Project(ProjectCommand::AddMember { project, user }) => {
-            service.admin_add_member(&caller, &project, &user).await.map(|()| format!("{user} added to {project}"))
-        }
-        AdminCommand::Project(ProjectCommand::GrantDataset { project, dataset }) => {
-            service.admin_grant_dataset(&caller, &project, &dataset).await.map(|()| format!("{dataset} granted to {project}"))
-        }
-        AdminCommand::Project(ProjectCommand::SetExpiry { project, expires }) => {
-            let expires_on = parse_date(&expires).map_err(|_| anyhow::anyhow!("expiry must be a date YYYY-MM-DD"))?;
-            service.admin_set_expiry(&caller, &project, expires_on).await.map(|()| format!("{project} now expires on {expires_on}"))
-        }
-        AdminCommand::Project(ProjectCommand::List) => service.admin_projects(&caller).await.map(|projects| {
-            projects
+            AdminCommand::User(UserCommand::AddKey { name, key }) => {
+                let text = std::fs::read_to_string(&key)
+                    .with_context(|| format!("reading {}", key.display()))?;
+                service
+                    .admin_add_key(&caller, &name, &text)
+                    .await
+                    .map(|()| format!("key added to {name}"))
+            }
+            AdminCommand::User(UserCommand::Disable { name }) => service
+                .admin_set_disabled(&caller, &name, true)
+                .await
+                .map(|()| format!("user {name} disabled")),
+            AdminCommand::User(UserCommand::Enable { name }) => service
+                .admin_set_disabled(&caller, &name, false)
+                .await
+                .map(|()| format!("user {name} enabled")),
+            AdminCommand::User(UserCommand::List) => {
+                service.admin_users(&caller).await.map(|users| {
+                    users
+                        .iter()
+                        .map(|u| {
+                            format!(
+                                "{:<20} {:<40} {}",
+                                u.name,
+                                u.roles,
+                                if u.disabled { "disabled" } else { "active" }
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+            }
+            AdminCommand::Project(ProjectCommand::Create {
+                name,
+                organization,
+                expires,
+                rules,
+                members,
+                datasets,
+            }) => {
+                let expires_on = parse_date(&expires)
+                    .map_err(|_| anyhow::anyhow!("--expires must be a date YYYY-MM-DD"))?;
+                let project = NewProject {
+                    name: name.clone(),
+                    organization,
+                    expires_on,
+                    rules,
+                    members,
+                    datasets,
+                };
+                service
+                    .admin_create_project(&caller, project)
+                    .await
+                    .map(|()| format!("project {name} created"))
+            }
+            AdminCommand::Project(ProjectCommand::AddMember { project, user }) => service
+                .admin_add_member(&caller, &project, &user)
+                .await
+                .map(|()| format!("{user} added to {project}")),
+            AdminCommand::Project(ProjectCommand::GrantDataset { project, dataset }) => service
+                .admin_grant_dataset(&caller, &project, &dataset)
+                .await
+                .map(|()| format!("{dataset} granted to {project}")),
+            AdminCommand::Project(ProjectCommand::SetExpiry { project, expires }) => {
+                let expires_on = parse_date(&expires)
+                    .map_err(|_| anyhow::anyhow!("expiry must be a date YYYY-MM-DD"))?;
+                service
+                    .admin_set_expiry(&caller, &project, expires_on)
+                    .await
+                    .map(|()| format!("{project} now expires on {expires_on}"))
+            }
+            AdminCommand::Project(ProjectCommand::List) => {
+                service.admin_projects(&caller).await.map(|projects| {
+                    projects
                 .iter()
                 .map(|p| format!(
                     "{:<20} org={} expires={} rules={} active={} members={} datasets={}",
@@ -373,15 +476,38 @@ async fn admin(service: &Service, command: AdminCommand) -> anyhow::Result<ExitC
                 ))
                 .collect::<Vec<_>>()
                 .join("\n")
-        }),
-        AdminCommand::Dataset(DatasetCommand::Register { name, path, class }) => service
-            .admin_register_dataset(&caller, DatasetRegistration { name, path, class })
-            .await
-            .map(|d| format!("dataset {} registered: version {}, tables {}", d.name, d.version, d.tables.join(","))),
-        AdminCommand::Dataset(DatasetCommand::List) => service.admin_datasets(&caller).await.map(|datasets| {
-            datasets.iter().map(|d| format!("{:<20} {:<14} version={} path={} tables={}", d.name, d.class, d.version, d.path, d.tables.join(","))).collect::<Vec<_>>().join("\n")
-        }),
-    };
+                })
+            }
+            AdminCommand::Dataset(DatasetCommand::Register { name, path, class }) => service
+                .admin_register_dataset(&caller, DatasetRegistration { name, path, class })
+                .await
+                .map(|d| {
+                    format!(
+                        "dataset {} registered: version {}, tables {}",
+                        d.name,
+                        d.version,
+                        d.tables.join(",")
+                    )
+                }),
+            AdminCommand::Dataset(DatasetCommand::List) => {
+                service.admin_datasets(&caller).await.map(|datasets| {
+                    datasets
+                        .iter()
+                        .map(|d| {
+                            format!(
+                                "{:<20} {:<14} version={} path={} tables={}",
+                                d.name,
+                                d.class,
+                                d.version,
+                                d.path,
+                                d.tables.join(",")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+            }
+        };
     match result {
         Ok(text) => {
             if !text.is_empty() {
@@ -405,16 +531,29 @@ async fn audit(service: &Service, command: AuditCommand) -> anyhow::Result<ExitC
             let mut after = 0;
             let outcome = loop {
                 let page = service.store().audit_page(after, 10_000).await?;
-                let Some(last) = page.last() else { break Ok(()) };
+                let Some(last) = page.last() else {
+                    break Ok(());
+                };
                 after = last.seq;
                 if let Some(error) = page.iter().find_map(|event| verifier.push(event).err()) {
                     break Err(error);
                 }
             };
-            service.record_audit_read(&caller.0, "audit.verify", verifier.count(), outcome.as_ref().err().map(ToString::to_string)).await?;
+            service
+                .record_audit_read(
+                    &caller.0,
+                    "audit.verify",
+                    verifier.count(),
+                    outcome.as_ref().err().map(ToString::to_string),
+                )
+                .await?;
             match outcome {
                 Ok(()) => {
-                    println!("audit chain ok: {} events, head {}", verifier.count(), verifier.head());
+                    println!(
+                        "audit chain ok: {} events, head {}",
+                        verifier.count(),
+                        verifier.head()
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(error) => {
@@ -424,11 +563,21 @@ async fn audit(service: &Service, command: AuditCommand) -> anyhow::Result<ExitC
             }
         }
         AuditCommand::List { after, limit } => {
-            let events = service.store().audit_page(after, limit.clamp(1, 100_000)).await?;
+            let events = service
+                .store()
+                .audit_page(after, limit.clamp(1, 100_000))
+                .await?;
             for event in &events {
                 println!("{}", serde_json::to_string(event)?);
             }
-            service.record_audit_read(&caller.0, "audit.list", i64::try_from(events.len()).unwrap_or(i64::MAX), None).await?;
+            service
+                .record_audit_read(
+                    &caller.0,
+                    "audit.list",
+                    i64::try_from(events.len()).unwrap_or(i64::MAX),
+                    None,
+                )
+                .await?;
             Ok(ExitCode::SUCCESS)
         }
     }

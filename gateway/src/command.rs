@@ -58,8 +58,11 @@ pub fn parse(line: &str) -> Result<Invocation, ParseError> {
     if line.len() > MAX_COMMAND_LEN {
         return Err(ParseError("command line too long".into()));
     }
-    let words = shlex::split(line).ok_or_else(|| ParseError("unbalanced quotes in command line".into()))?;
-    let (name, rest) = words.split_first().ok_or_else(|| ParseError("empty command; try: help".into()))?;
+    let words =
+        shlex::split(line).ok_or_else(|| ParseError("unbalanced quotes in command line".into()))?;
+    let (name, rest) = words
+        .split_first()
+        .ok_or_else(|| ParseError("empty command; try: help".into()))?;
     let (options, args) = match rest.iter().position(|w| w == "--") {
         Some(at) => (&rest[..at], Some(rest[at + 1..].to_vec())),
         None => (rest, None),
@@ -67,22 +70,35 @@ pub fn parse(line: &str) -> Result<Invocation, ParseError> {
     let mut parsed = Options::parse(options)?;
     let json = parsed.take_flag("--json");
     if args.is_some() && name != "submit" {
-        return Err(ParseError(format!("{name} takes no module arguments after --")));
+        return Err(ParseError(format!(
+            "{name} takes no module arguments after --"
+        )));
     }
     let command = match name.as_str() {
         "help" => Command::Help,
         "whoami" => Command::WhoAmI,
         "jobs" => Command::Jobs,
-        "status" => Command::Status { id: parsed.one_positional(name, "job-id")? },
-        "outputs" => Command::Outputs { id: parsed.one_positional(name, "job-id")? },
+        "status" => Command::Status {
+            id: parsed.one_positional(name, "job-id")?,
+        },
+        "outputs" => Command::Outputs {
+            id: parsed.one_positional(name, "job-id")?,
+        },
         "submit" => {
             let project = parsed
                 .take_value("--project")
                 .ok_or_else(|| ParseError("submit needs --project NAME".into()))?;
-            let name_value = parsed.take_value("--name").unwrap_or_else(|| "unnamed job".into());
+            let name_value = parsed
+                .take_value("--name")
+                .unwrap_or_else(|| "unnamed job".into());
             let dataset = parsed.take_value("--dataset");
             parsed.no_positionals(name)?;
-            Command::Submit { project, name: name_value, dataset, args: args.unwrap_or_default() }
+            Command::Submit {
+                project,
+                name: name_value,
+                dataset,
+                args: args.unwrap_or_default(),
+            }
         }
         other => {
             let shown: String = other.chars().take(40).collect();
@@ -101,17 +117,36 @@ struct Options {
 }
 
 const VALUE_OPTIONS: [&str; 3] = ["--project", "--name", "--dataset"];
+/// Options whose value is free text that may contain spaces.
+const FREE_TEXT_OPTIONS: [&str; 1] = ["--name"];
 
 impl Options {
     fn parse(words: &[String]) -> Result<Options, ParseError> {
-        let mut options = Options { flags: Vec::new(), values: Vec::new(), positionals: Vec::new() };
+        let mut options = Options {
+            flags: Vec::new(),
+            values: Vec::new(),
+            positionals: Vec::new(),
+        };
         let mut iter = words.iter();
         while let Some(word) = iter.next() {
             if let Some((key, value)) = word.split_once('=').filter(|(k, _)| k.starts_with("--")) {
                 options.values.push((key.to_owned(), value.to_owned()));
             } else if VALUE_OPTIONS.contains(&word.as_str()) {
-                let value = iter.next().ok_or_else(|| ParseError(format!("{word} needs a value")))?;
-                options.values.push((word.clone(), value.clone()));
+                let value = iter
+                    .next()
+                    .ok_or_else(|| ParseError(format!("{word} needs a value")))?;
+                let mut value = value.clone();
+                if FREE_TEXT_OPTIONS.contains(&word.as_str()) {
+                    // `ssh host submit --name "HbA1c by age"` arrives unquoted (ssh joins
+                    // its arguments with spaces), so free text runs to the next option.
+                    while let Some(next) = iter.as_slice().first().filter(|w| !w.starts_with("--"))
+                    {
+                        value.push(' ');
+                        value.push_str(next);
+                        iter.next();
+                    }
+                }
+                options.values.push((word.clone(), value));
             } else if word.starts_with("--") {
                 options.flags.push(word.clone());
             } else {
@@ -141,7 +176,9 @@ impl Options {
 
     fn no_positionals(&self, command: &str) -> Result<(), ParseError> {
         match self.positionals.first() {
-            Some(extra) => Err(ParseError(format!("{command}: unexpected argument {extra:?} (module arguments go after --)"))),
+            Some(extra) => Err(ParseError(format!(
+                "{command}: unexpected argument {extra:?} (module arguments go after --)"
+            ))),
             None => Ok(()),
         }
     }
@@ -151,10 +188,14 @@ impl Options {
             return Err(ParseError(format!("{command}: unknown option {flag}")));
         }
         if let Some((key, _)) = self.values.first() {
-            return Err(ParseError(format!("{command}: unknown or repeated option {key}")));
+            return Err(ParseError(format!(
+                "{command}: unknown or repeated option {key}"
+            )));
         }
         if let Some(extra) = self.positionals.first() {
-            return Err(ParseError(format!("{command}: unexpected argument {extra:?}")));
+            return Err(ParseError(format!(
+                "{command}: unexpected argument {extra:?}"
+            )));
         }
         Ok(())
     }

@@ -154,10 +154,17 @@ impl Config {
     /// # Errors
     /// A [`ConfigError`] naming the problem.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        let mut config: Config = toml::from_str(&text)
-            .map_err(|error| ConfigError::Parse { path: path.to_owned(), message: error.to_string() })?;
-        let base = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config: Config = toml::from_str(&text).map_err(|error| ConfigError::Parse {
+            path: path.to_owned(),
+            message: error.to_string(),
+        })?;
+        let base = path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         let base = std::path::absolute(&base).unwrap_or(base);
         config.resolve(&base);
         config.validate()?;
@@ -204,16 +211,23 @@ impl Config {
         if l.memory_mib == 0 || l.memory_mib > 16 * 1024 {
             return invalid("limits.memory_mib must be between 1 and 16384");
         }
-        if l.out_mib == 0 || l.out_files == 0 || l.module_mib == 0 || l.stdout_kib == 0 || l.stderr_kib == 0 {
+        if l.out_mib == 0
+            || l.out_files == 0
+            || l.module_mib == 0
+            || l.stdout_kib == 0
+            || l.stderr_kib == 0
+        {
             return invalid("limits must be positive");
         }
-        if self.ssh.listen == self.https.listen {
+        if self.ssh.listen == self.https.listen && self.ssh.listen.port() != 0 {
             return invalid("ssh.listen and https.listen must differ");
         }
         if let Some(url) = &self.database_url
             && !url.starts_with("sqlite:")
         {
-            return invalid("database_url must be a sqlite: URL (PostgreSQL support is not built yet)");
+            return invalid(
+                "database_url must be a sqlite: URL (PostgreSQL support is not built yet)",
+            );
         }
         Ok(())
     }
@@ -239,7 +253,11 @@ mod tests {
     #[test]
     fn rendered_config_loads_and_resolves_paths() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(CONFIG_FILE), Config::render_for_dir(2222, 8443)).unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            Config::render_for_dir(2222, 8443),
+        )
+        .unwrap();
         let config = Config::for_dir(dir.path()).unwrap();
         assert!(config.state_dir.is_absolute());
         assert_eq!(config.ssh.listen.port(), 2222);
@@ -254,7 +272,10 @@ mod tests {
         let base = Config::render_for_dir(2222, 8443);
         for (text, expected) in [
             (base.replace("workers = 2", "workers = 0"), "runner.workers"),
-            (base.replace("memory_mib = 256", "memory_mib = 0"), "memory_mib"),
+            (
+                base.replace("memory_mib = 256", "memory_mib = 0"),
+                "memory_mib",
+            ),
             (base.replace("8443", "2222"), "must differ"),
             (format!("{base}\nunknown = 1\n"), "unknown field"),
             (base.replace("127.0.0.1:2222", "nowhere"), "invalid"),

@@ -52,7 +52,10 @@ pub async fn prepare(options: &DemoOptions) -> anyhow::Result<(Config, Service)>
     let fresh = !dir.join(CONFIG_FILE).exists();
     if fresh {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        std::fs::write(dir.join(CONFIG_FILE), Config::render_for_dir(options.ssh_port, options.https_port))?;
+        std::fs::write(
+            dir.join(CONFIG_FILE),
+            Config::render_for_dir(options.ssh_port, options.https_port),
+        )?;
     }
     let mut config = Config::for_dir(&dir)?;
     config.ssh.listen.set_port(options.ssh_port);
@@ -66,13 +69,25 @@ pub async fn prepare(options: &DemoOptions) -> anyhow::Result<(Config, Service)>
     Ok((config, service))
 }
 
-async fn populate(dir: &Path, config: &Config, service: &Service, options: &DemoOptions) -> anyhow::Result<()> {
+async fn populate(
+    dir: &Path,
+    config: &Config,
+    service: &Service,
+    options: &DemoOptions,
+) -> anyhow::Result<()> {
     let caller = crate::app::cli_caller();
-    let fingerprint = crate::http::create_self_signed(&config.https.certificate, &config.https.private_key)?;
-    std::fs::write(dir.join("tls").join("fingerprint.txt"), format!("{fingerprint}\n"))?;
+    let fingerprint =
+        crate::http::create_self_signed(&config.https.certificate, &config.https.private_key)?;
+    std::fs::write(
+        dir.join("tls").join("fingerprint.txt"),
+        format!("{fingerprint}\n"),
+    )?;
 
     let dataset_dir = dir.join("datasets").join(DEMO_DATASET);
-    println!("generating a synthetic pseudonymized claims dataset ({} patients)...", options.patients);
+    println!(
+        "generating a synthetic pseudonymized claims dataset ({} patients)...",
+        options.patients
+    );
     let spec = DatasetSpec {
         name: DEMO_DATASET.into(),
         version: "2025.1".into(),
@@ -88,16 +103,36 @@ async fn populate(dir: &Path, config: &Config, service: &Service, options: &Demo
     for (user, roles) in DEMO_USERS {
         let key = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519)?;
         let public = key.public_key().to_openssh()?;
-        crate::fsutil::write_private(&keys.join(user), key.to_openssh(russh::keys::ssh_key::LineEnding::LF)?.as_bytes())?;
-        std::fs::write(keys.join(format!("{user}.pub")), format!("{public} {user}@enclave-demo\n"))?;
-        let new_user = NewUser { name: user.into(), roles: RoleSet::of(roles), ssh_keys: vec![public] };
+        crate::fsutil::write_private(
+            &keys.join(user),
+            key.to_openssh(russh::keys::ssh_key::LineEnding::LF)?
+                .as_bytes(),
+        )?;
+        std::fs::write(
+            keys.join(format!("{user}.pub")),
+            format!("{public} {user}@enclave-demo\n"),
+        )?;
+        let new_user = NewUser {
+            name: user.into(),
+            roles: RoleSet::of(roles),
+            ssh_keys: vec![public],
+        };
         service.admin_add_user(&caller, new_user).await?;
     }
     service
-        .admin_register_dataset(&caller, DatasetRegistration { name: DEMO_DATASET.into(), path: dataset_dir, class: "pseudonymized".into() })
+        .admin_register_dataset(
+            &caller,
+            DatasetRegistration {
+                name: DEMO_DATASET.into(),
+                path: dataset_dir,
+                class: "pseudonymized".into(),
+            },
+        )
         .await?;
     let today = time::OffsetDateTime::now_utc().date();
-    let expires_on = today.checked_add(time::Duration::days(365)).unwrap_or(today);
+    let expires_on = today
+        .checked_add(time::Duration::days(365))
+        .unwrap_or(today);
     service
         .admin_create_project(
             &caller,
@@ -120,7 +155,9 @@ fn install_examples(dir: &Path, examples: Option<&Path>) -> anyhow::Result<()> {
     let jobs = dir.join("jobs");
     std::fs::create_dir_all(&jobs)?;
     let Some(source) = examples.filter(|p| p.is_dir()) else {
-        println!("note: no built example jobs found; build them with sdk/build-examples.sh DIR and pass --examples DIR");
+        println!(
+            "note: no built example jobs found; build them with sdk/build-examples.sh DIR and pass --examples DIR"
+        );
         return Ok(());
     };
     for entry in std::fs::read_dir(source)? {

@@ -40,7 +40,11 @@ pub fn create_self_signed(cert_path: &Path, key_path: &Path) -> anyhow::Result<S
 /// SHA-256 fingerprint of a DER certificate.
 pub fn fingerprint(der: &[u8]) -> String {
     let digest = <sha2::Sha256 as sha2::Digest>::digest(der);
-    digest.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+    digest
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// Serves HTTPS on `listener` with the PEM certificate and key.
@@ -60,13 +64,24 @@ mod tower_http_headers {
 
     /// Adds conservative security headers to every response.
     pub(super) fn security_headers(router: Router) -> Router {
-        router.layer(axum::middleware::map_response(|mut response: axum::response::Response| async move {
-            let headers = response.headers_mut();
-            headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
-            headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-            headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'"));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }))
+        router.layer(axum::middleware::map_response(
+            |mut response: axum::response::Response| async move {
+                let headers = response.headers_mut();
+                headers.insert(
+                    header::STRICT_TRANSPORT_SECURITY,
+                    HeaderValue::from_static("max-age=31536000"),
+                );
+                headers.insert(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                );
+                headers.insert(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static("default-src 'none'"),
+                );
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                response
+            },
+        ))
     }
 }

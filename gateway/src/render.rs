@@ -16,7 +16,10 @@ pub fn error(error: &ServiceError, request_id: &str) -> (u32, String) {
         ServiceError::Unavailable(_) => 75,
         ServiceError::Internal(_) => 70,
     };
-    (code, format!("enclave: error: {error} (request {request_id})\n"))
+    (
+        code,
+        format!("enclave: error: {error} (request {request_id})\n"),
+    )
 }
 
 fn json<T: Serialize>(value: &T) -> Vec<u8> {
@@ -39,9 +42,21 @@ pub fn whoami(who: &WhoAmI, as_json: bool) -> Vec<u8> {
     if as_json {
         return json(who);
     }
-    let projects = if who.projects.is_empty() { "none".to_owned() } else { who.projects.join(", ") };
-    let roles = if who.roles.is_empty() { "none".to_owned() } else { who.roles.join(", ") };
-    format!("user:     {}\nroles:    {roles}\nprojects: {projects}\n", who.user).into_bytes()
+    let projects = if who.projects.is_empty() {
+        "none".to_owned()
+    } else {
+        who.projects.join(", ")
+    };
+    let roles = if who.roles.is_empty() {
+        "none".to_owned()
+    } else {
+        who.roles.join(", ")
+    };
+    format!(
+        "user:     {}\nroles:    {roles}\nprojects: {projects}\n",
+        who.user
+    )
+    .into_bytes()
 }
 
 /// `submit`: the job id is the first line.
@@ -58,7 +73,10 @@ pub fn jobs(jobs: &[JobView], as_json: bool) -> Vec<u8> {
     if as_json {
         return json(&serde_json::json!({ "jobs": jobs }));
     }
-    let mut out = format!("{:<20} {:<10} {:<18} {:<27} {}\n", "ID", "STATE", "PROJECT", "SUBMITTED", "NAME");
+    let mut out = format!(
+        "{:<20} {:<10} {:<18} {:<27} {}\n",
+        "ID", "STATE", "PROJECT", "SUBMITTED", "NAME"
+    );
     for job in jobs {
         out.push_str(&format!(
             "{:<20} {:<10} {:<18} {:<27} {}\n",
@@ -84,15 +102,24 @@ pub fn status(job: &JobView, as_json: bool) -> Vec<u8> {
     line("submitter:", &job.submitter);
     line("state:", &job.state);
     line("reason:", job.reason.as_deref().unwrap_or("-"));
-    line("exit code:", &job.exit_code.map_or("-".into(), |c| c.to_string()));
+    line(
+        "exit code:",
+        &job.exit_code.map_or("-".into(), |c| c.to_string()),
+    );
     line("module sha256:", &job.module_sha256);
-    line("dataset:", &format!("{} (version {})", job.dataset, job.dataset_version));
+    line(
+        "dataset:",
+        &format!("{} (version {})", job.dataset, job.dataset_version),
+    );
     line("arguments:", &job.args.to_string());
     line("submitted:", &job.submitted_at);
     line("started:", job.started_at.as_deref().unwrap_or("-"));
     line("finished:", job.finished_at.as_deref().unwrap_or("-"));
     line("limits:", &job.limits.to_string());
-    line("usage:", &job.usage.as_ref().map_or("-".into(), ToString::to_string));
+    line(
+        "usage:",
+        &job.usage.as_ref().map_or("-".into(), ToString::to_string),
+    );
     out.push_str(&String::from_utf8_lossy(&outputs_table(&job.outputs)));
     out.into_bytes()
 }
@@ -112,7 +139,10 @@ fn outputs_table(outputs: &[OutputView]) -> Vec<u8> {
     }
     for o in outputs {
         let flag = if o.truncated { " (truncated)" } else { "" };
-        out.push_str(&format!("  {:<32} {:<7} {:>10}  {}{flag}\n", o.name, o.kind, o.size, o.sha256));
+        out.push_str(&format!(
+            "  {:<32} {:<7} {:>10}  {}{flag}\n",
+            o.name, o.kind, o.size, o.sha256
+        ));
     }
     out.into_bytes()
 }

@@ -61,14 +61,21 @@ pub struct SshServer {
 impl SshServer {
     /// A server over `service`; stdin beyond `module_limit` bytes is refused.
     pub fn new(service: Service, module_limit: usize) -> SshServer {
-        SshServer { service, module_limit }
+        SshServer {
+            service,
+            module_limit,
+        }
     }
 
     /// Serves on `listener` until the task is dropped.
     ///
     /// # Errors
     /// When the listener fails.
-    pub async fn serve(mut self, listener: tokio::net::TcpListener, config: russh::server::Config) -> std::io::Result<()> {
+    pub async fn serve(
+        mut self,
+        listener: tokio::net::TcpListener,
+        config: russh::server::Config,
+    ) -> std::io::Result<()> {
         self.run_on_socket(Arc::new(config), &listener).await
     }
 }
@@ -139,7 +146,9 @@ impl SshSession {
         let caller = self.caller();
         tokio::spawn(async move {
             if let Some(caller) = caller {
-                let _ = service.reject_malformed(&caller, feature, &format!("{feature} is not available")).await;
+                let _ = service
+                    .reject_malformed(&caller, feature, &format!("{feature} is not available"))
+                    .await;
             }
         });
     }
@@ -168,10 +177,18 @@ impl russh::server::Handler for SshSession {
         Ok(reject())
     }
 
-    async fn auth_publickey_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
+    async fn auth_publickey_offered(
+        &mut self,
+        user: &str,
+        offer: PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
         self.note_method(user, "publickey");
         let fingerprint = offer.public_key.fingerprint(HashAlg::Sha256).to_string();
-        match self.service.check_ssh_key(user, &fingerprint, self.source()).await {
+        match self
+            .service
+            .check_ssh_key(user, &fingerprint, self.source())
+            .await
+        {
             Ok(()) => Ok(Auth::Accept),
             Err(_) => {
                 self.refusal_recorded = true;
@@ -180,9 +197,17 @@ impl russh::server::Handler for SshSession {
         }
     }
 
-    async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
         let fingerprint = key.public_key.fingerprint(HashAlg::Sha256).to_string();
-        match self.service.authenticate_ssh_key(user, &fingerprint, self.source()).await {
+        match self
+            .service
+            .authenticate_ssh_key(user, &fingerprint, self.source())
+            .await
+        {
             Ok(()) => {
                 self.user = Some(user.to_owned());
                 self.started = Instant::now();
@@ -222,12 +247,21 @@ impl russh::server::Handler for SshSession {
         Ok(())
     }
 
-    async fn tcpip_forward(&mut self, _address: &str, _port: &mut u32, _session: &mut Session) -> Result<bool, Self::Error> {
+    async fn tcpip_forward(
+        &mut self,
+        _address: &str,
+        _port: &mut u32,
+        _session: &mut Session,
+    ) -> Result<bool, Self::Error> {
         self.refuse_feature("remote port forwarding");
         Ok(false)
     }
 
-    async fn agent_request(&mut self, _channel: ChannelId, _session: &mut Session) -> Result<bool, Self::Error> {
+    async fn agent_request(
+        &mut self,
+        _channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<bool, Self::Error> {
         self.refuse_feature("agent forwarding");
         Ok(false)
     }
@@ -260,24 +294,44 @@ impl russh::server::Handler for SshSession {
         session.channel_failure(channel)
     }
 
-    async fn shell_request(&mut self, channel: ChannelId, session: &mut Session) -> Result<(), Self::Error> {
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         session.channel_success(channel)?;
         self.refuse_feature("interactive shell");
         let message = format!(
             "{}\nenclave: interactive shells are not available; run one command, e.g. ssh ... help\n",
             crate::service::HELP_TEXT
         );
-        finish(session.handle(), channel, Vec::new(), message.into_bytes(), 1);
+        finish(
+            session.handle(),
+            channel,
+            Vec::new(),
+            message.into_bytes(),
+            1,
+        );
         Ok(())
     }
 
-    async fn subsystem_request(&mut self, channel: ChannelId, name: &str, session: &mut Session) -> Result<(), Self::Error> {
+    async fn subsystem_request(
+        &mut self,
+        channel: ChannelId,
+        name: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         let _ = name;
         self.refuse_feature("subsystem");
         session.channel_failure(channel)
     }
 
-    async fn exec_request(&mut self, channel: ChannelId, data: &[u8], session: &mut Session) -> Result<(), Self::Error> {
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         let Some(caller) = self.caller() else {
             return session.channel_failure(channel);
         };
@@ -294,12 +348,21 @@ impl russh::server::Handler for SshSession {
                 });
             }
             Ok(invocation) if matches!(invocation.command, Command::Submit { .. }) => {
-                self.pending.insert(channel, PendingSubmit { invocation, line, module: Vec::new(), too_large: false });
+                self.pending.insert(
+                    channel,
+                    PendingSubmit {
+                        invocation,
+                        line,
+                        module: Vec::new(),
+                        too_large: false,
+                    },
+                );
             }
             Ok(invocation) => {
                 let service = self.service.clone();
                 tokio::spawn(async move {
-                    let (code, stdout, stderr) = run(&service, &caller, invocation, Vec::new()).await;
+                    let (code, stdout, stderr) =
+                        run(&service, &caller, invocation, Vec::new()).await;
                     finish(handle, channel, stdout, stderr, code);
                 });
             }
@@ -307,7 +370,12 @@ impl russh::server::Handler for SshSession {
         Ok(())
     }
 
-    async fn data(&mut self, channel: ChannelId, data: &[u8], _session: &mut Session) -> Result<(), Self::Error> {
+    async fn data(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
         if let Some(pending) = self.pending.get_mut(&channel) {
             if pending.module.len() + data.len() > self.module_limit {
                 pending.too_large = true;
@@ -319,7 +387,11 @@ impl russh::server::Handler for SshSession {
         Ok(())
     }
 
-    async fn channel_eof(&mut self, channel: ChannelId, session: &mut Session) -> Result<(), Self::Error> {
+    async fn channel_eof(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         let Some(pending) = self.pending.remove(&channel) else {
             return Ok(());
         };
@@ -332,7 +404,9 @@ impl russh::server::Handler for SshSession {
         tokio::spawn(async move {
             let (code, stdout, stderr) = if pending.too_large {
                 let message = format!("module larger than the limit of {limit} bytes");
-                let error = service.reject_malformed(&caller, &pending.line, &message).await;
+                let error = service
+                    .reject_malformed(&caller, &pending.line, &message)
+                    .await;
                 let (code, message) = render::error(&error, &caller.request_id);
                 (code, Vec::new(), message.into_bytes())
             } else {
@@ -360,24 +434,60 @@ impl Drop for SshSession {
             let methods = self.methods_tried.clone();
             let source = self.source();
             runtime.spawn(async move {
-                let _ = service.record_failed_login(&user, source, &methods, Door::Ssh).await;
+                let _ = service
+                    .record_failed_login(&user, source, &methods, Door::Ssh)
+                    .await;
             });
         }
     }
 }
 
 /// Runs one command; returns (exit status, stdout, stderr).
-async fn run(service: &Service, caller: &Caller, invocation: Invocation, module: Vec<u8>) -> (u32, Vec<u8>, Vec<u8>) {
+async fn run(
+    service: &Service,
+    caller: &Caller,
+    invocation: Invocation,
+    module: Vec<u8>,
+) -> (u32, Vec<u8>, Vec<u8>) {
     let json = invocation.json;
     let result: Result<Vec<u8>, ServiceError> = match invocation.command {
-        Command::Help => service.help(caller).await.map(|text| render::help(text, json)),
-        Command::WhoAmI => service.whoami(caller).await.map(|who| render::whoami(&who, json)),
-        Command::Jobs => service.jobs(caller).await.map(|jobs| render::jobs(&jobs, json)),
-        Command::Status { id } => service.status(caller, &id).await.map(|job| render::status(&job, json)),
-        Command::Outputs { id } => service.outputs(caller, &id).await.map(|outputs| render::outputs(&id, &outputs, json)),
-        Command::Submit { project, name, dataset, args } => {
-            let request = SubmitRequest { project, name, dataset, args, module };
-            service.submit(caller, request).await.map(|id| render::submitted(&id, json))
+        Command::Help => service
+            .help(caller)
+            .await
+            .map(|text| render::help(text, json)),
+        Command::WhoAmI => service
+            .whoami(caller)
+            .await
+            .map(|who| render::whoami(&who, json)),
+        Command::Jobs => service
+            .jobs(caller)
+            .await
+            .map(|jobs| render::jobs(&jobs, json)),
+        Command::Status { id } => service
+            .status(caller, &id)
+            .await
+            .map(|job| render::status(&job, json)),
+        Command::Outputs { id } => service
+            .outputs(caller, &id)
+            .await
+            .map(|outputs| render::outputs(&id, &outputs, json)),
+        Command::Submit {
+            project,
+            name,
+            dataset,
+            args,
+        } => {
+            let request = SubmitRequest {
+                project,
+                name,
+                dataset,
+                args,
+                module,
+            };
+            service
+                .submit(caller, request)
+                .await
+                .map(|id| render::submitted(&id, json))
         }
     };
     match result {
@@ -405,7 +515,10 @@ fn finish(handle: Handle, channel: ChannelId, stdout: Vec<u8>, stderr: Vec<u8>, 
 }
 
 fn reject() -> Auth {
-    Auth::Reject { proceed_with_methods: Some(MethodSet::from(&[MethodKind::PublicKey][..])), partial_success: false }
+    Auth::Reject {
+        proceed_with_methods: Some(MethodSet::from(&[MethodKind::PublicKey][..])),
+        partial_success: false,
+    }
 }
 
 fn request_id() -> String {

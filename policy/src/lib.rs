@@ -13,6 +13,6 @@ mod access;
 mod roles;
 
 pub use access::{
-    authorize, Actor, Authorized, Decision, DenyReason, JobFacts, ProjectFacts, Request, Scope,
+    Actor, Authorized, Decision, DenyReason, JobFacts, ProjectFacts, Request, Scope, authorize,
 };
 pub use roles::{Role, RoleSet, UnknownRole};

@@ -19,7 +19,12 @@ pub enum Role {
 
 impl Role {
     /// Every role, in a stable order.
-    pub const ALL: [Role; 4] = [Role::Researcher, Role::Checker, Role::Compliance, Role::Admin];
+    pub const ALL: [Role; 4] = [
+        Role::Researcher,
+        Role::Checker,
+        Role::Compliance,
+        Role::Admin,
+    ];
 
     /// The stable lower-case name used in configuration, the database and audit events.
     pub fn as_str(self) -> &'static str {
@@ -73,7 +78,9 @@ impl RoleSet {
 
     /// A set holding exactly the given roles.
     pub fn of(roles: &[Role]) -> RoleSet {
-        roles.iter().fold(RoleSet::EMPTY, |set, role| set.with(*role))
+        roles
+            .iter()
+            .fold(RoleSet::EMPTY, |set, role| set.with(*role))
     }
 
     /// This set plus `role`.
@@ -89,7 +96,9 @@ impl RoleSet {
 
     /// The roles in the set, in [`Role::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = Role> {
-        Role::ALL.into_iter().filter(move |role| self.contains(*role))
+        Role::ALL
+            .into_iter()
+            .filter(move |role| self.contains(*role))
     }
 
     /// Whether the set is empty.

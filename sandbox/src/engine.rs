@@ -49,12 +49,22 @@ fn base_config() -> Config {
         .consume_fuel(true)
         // Shared memories and 64-bit memories have no place in a WASI p1 job.
         .wasm_threads(false)
-        .wasm_memory64(false);
+        .wasm_memory64(false)
+        // The workspace compiles wasmtime's `gc` feature without a collector, and GC-based
+        // proposals (GC, typed function references, exceptions) are not needed by C, Rust
+        // or Zig jobs, so GC support is off: less code reachable from the guest.
+        .wasm_gc(false)
+        .wasm_function_references(false)
+        .wasm_exceptions(false)
+        .gc_support(false);
     wasm
 }
 
 fn pooling(config: &SandboxConfig) -> PoolingAllocationConfig {
-    let slots = config.max_concurrent_jobs.max(1).saturating_add(SPARE_SLOTS);
+    let slots = config
+        .max_concurrent_jobs
+        .max(1)
+        .saturating_add(SPARE_SLOTS);
     let max_memory = usize::try_from(memory_ceiling(config)).unwrap_or(usize::MAX);
     let mut pool = PoolingAllocationConfig::default();
     pool.total_core_instances(slots)

@@ -40,8 +40,8 @@ mod wasi;
 use wasmtime::{Engine, Linker};
 
 pub use crate::types::{
-    JobSpec, Limit, Outcome, OutputFile, RejectedOutput, RunOutput, SandboxConfig,
-    SandboxError, SandboxLimits, Usage,
+    JobSpec, Limit, Outcome, OutputFile, RejectedOutput, RunOutput, SandboxConfig, SandboxError,
+    SandboxLimits, Usage,
 };
 
 /// How many compiled modules are kept in memory.
@@ -86,7 +86,11 @@ impl Sandbox {
     /// # Errors
     ///
     /// [`SandboxError::InvalidModule`] saying why the bytes were refused.
-    pub fn check_module(&self, bytes: &[u8], limits: &SandboxLimits) -> Result<String, SandboxError> {
+    pub fn check_module(
+        &self,
+        bytes: &[u8],
+        limits: &SandboxLimits,
+    ) -> Result<String, SandboxError> {
         module::check_bytes(&self.engine, bytes, limits).map(hex::encode)
     }
 

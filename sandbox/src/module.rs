@@ -50,10 +50,7 @@ pub(crate) fn check_bytes(
         ));
     }
     Module::validate(engine, bytes).map_err(|error| {
-        SandboxError::InvalidModule(format!(
-            "module failed validation: {}",
-            error_text(&error)
-        ))
+        SandboxError::InvalidModule(format!("module failed validation: {}", error_text(&error)))
     })?;
     Ok(Sha256::digest(bytes).into())
 }
@@ -61,9 +58,7 @@ pub(crate) fn check_bytes(
 /// Refuses modules that do not export `_start` as a function with no parameters or results.
 pub(crate) fn require_start(module: &Module) -> Result<(), SandboxError> {
     match module.get_export("_start") {
-        Some(ExternType::Func(func))
-            if func.params().len() == 0 && func.results().len() == 0 =>
-        {
+        Some(ExternType::Func(func)) if func.params().len() == 0 && func.results().len() == 0 => {
             Ok(())
         }
         _ => Err(SandboxError::InvalidModule(
@@ -126,10 +121,7 @@ impl ModuleCache {
             return Ok(module.clone());
         }
         let module = Module::new(engine, bytes).map_err(|error| {
-            SandboxError::InvalidModule(format!(
-                "module failed to compile: {}",
-                error_text(&error)
-            ))
+            SandboxError::InvalidModule(format!("module failed to compile: {}", error_text(&error)))
         })?;
         let mut inner = self.lock();
         if inner.modules.insert(hash, module.clone()).is_none() {

@@ -213,8 +213,8 @@ fn hash_file(dir: &File, file_name: &OsStr) -> Result<(u64, String), String> {
     // `_cap_fs_ext_follow` is what `cap_fs_ext::OpenOptionsFollowExt::follow` calls; using it
     // directly spares a dependency. With `No`, a symbolic link fails to open (O_NOFOLLOW).
     options._cap_fs_ext_follow(FollowSymlinks::No);
-    let mut file = open(dir, Path::new(file_name), &options)
-        .map_err(|_| "cannot be opened".to_owned())?;
+    let mut file =
+        open(dir, Path::new(file_name), &options).map_err(|_| "cannot be opened".to_owned())?;
     let is_file = file
         .metadata()
         .map(|metadata| metadata.is_file())

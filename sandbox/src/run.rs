@@ -61,7 +61,9 @@ pub(crate) fn run(sandbox: &Sandbox, job: crate::JobSpec) -> Result<RunOutput, S
         stdout: MemoryOutputPipe::new(capacity(limits.stdout_bytes)),
         stderr: MemoryOutputPipe::new(capacity(limits.stderr_bytes)),
     };
-    let memory_limit = limits.memory_bytes.min(engine::memory_ceiling(&sandbox.config));
+    let memory_limit = limits
+        .memory_bytes
+        .min(engine::memory_ceiling(&sandbox.config));
     let state = JobState {
         wasi: wasi::build_context(&job, &captured)?,
         limiter: PeakLimiter::new(memory_limit),

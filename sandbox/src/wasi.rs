@@ -80,7 +80,10 @@ pub(crate) fn build_context(job: &JobSpec, captured: &Captured) -> Result<WasiP1
         .monotonic_clock(SteppingMonotonicClock::default());
     builder
         .secure_random(ChaCha20Rng::from_seed(job.seed))
-        .insecure_random(ChaCha20Rng::from_seed(derive_seed(&job.seed, b"insecure-random")))
+        .insecure_random(ChaCha20Rng::from_seed(derive_seed(
+            &job.seed,
+            b"insecure-random",
+        )))
         .insecure_random_seed(insecure_seed(&job.seed));
     // Already the defaults; stated so a change of defaults upstream cannot open the network.
     builder

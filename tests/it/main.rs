@@ -1,1 +1,10 @@
-fn main(){}
+//! End-to-end tests: a real `enclave` binary driven through the real OpenSSH
+//! client, `curl` and the `sqlite3` CLI. One binary, one module per feature.
+//!
+//! Needs: `target/debug/enclave` (or `ENCLAVE_BIN`) and the example jobs built
+//! by `sdk/build-examples.sh target/examples` (or `ENCLAVE_EXAMPLES`). The
+//! test command in `infra/dev/test.sh` builds both first.
+
+mod restart;
+mod support;
+mod vertical_slice;

@@ -12,37 +12,80 @@ fn check(line: &str, expected: Expect) {
 
 #[test]
 fn simple_commands() {
-    check("help", expect![[r#""#]]);
-    check("whoami --json", expect![[r#""#]]);
-    check("jobs", expect![[r#""#]]);
-    check("status j-1", expect![[r#""#]]);
-    check("outputs j-1 --json", expect![[r#""#]]);
+    check("help", expect!["Invocation { command: Help, json: false }"]);
+    check(
+        "whoami --json",
+        expect!["Invocation { command: WhoAmI, json: true }"],
+    );
+    check("jobs", expect!["Invocation { command: Jobs, json: false }"]);
+    check(
+        "status j-1",
+        expect![[r#"Invocation { command: Status { id: "j-1" }, json: false }"#]],
+    );
+    check(
+        "outputs j-1 --json",
+        expect![[r#"Invocation { command: Outputs { id: "j-1" }, json: true }"#]],
+    );
 }
 
 #[test]
 fn submit_with_options_and_module_arguments() {
     check(
         r#"submit --project diabetes-study --name "HbA1c by age""#,
-        expect![[r#""#]],
+        expect![[
+            r#"Invocation { command: Submit { project: "diabetes-study", name: "HbA1c by age", dataset: None, args: [] }, json: false }"#
+        ]],
+    );
+    check(
+        "submit --project p --name HbA1c by age --json",
+        expect![[
+            r#"Invocation { command: Submit { project: "p", name: "HbA1c by age", dataset: None, args: [] }, json: true }"#
+        ]],
     );
     check(
         "submit --project=p --dataset claims --json -- 2020 --flag x",
-        expect![[r#""#]],
+        expect![[
+            r#"Invocation { command: Submit { project: "p", name: "unnamed job", dataset: Some("claims"), args: ["2020", "--flag", "x"] }, json: true }"#
+        ]],
     );
 }
 
 #[test]
 fn malformed_lines_get_clear_errors() {
-    check("", expect![[r#""#]]);
-    check("rm -rf /", expect![[r#""#]]);
-    check("submit --name x", expect![[r#""#]]);
-    check("submit --project", expect![[r#""#]]);
-    check("submit --project p extra", expect![[r#""#]]);
-    check("status", expect![[r#""#]]);
-    check("status a b", expect![[r#""#]]);
-    check("jobs --all", expect![[r#""#]]);
-    check("jobs -- x", expect![[r#""#]]);
-    check("help 'unbalanced", expect![[r#""#]]);
-    check("submit --project p --project q", expect![[r#""#]]);
-    check(&"x".repeat(MAX_COMMAND_LEN + 1), expect![[r#""#]]);
+    check("", expect!["error: empty command; try: help"]);
+    check(
+        "rm -rf /",
+        expect![[r#"error: unknown command "rm"; try: help"#]],
+    );
+    check(
+        "submit --name x",
+        expect!["error: submit needs --project NAME"],
+    );
+    check(
+        "submit --project",
+        expect!["error: --project needs a value"],
+    );
+    check(
+        "submit --project p extra",
+        expect![[r#"error: submit: unexpected argument "extra" (module arguments go after --)"#]],
+    );
+    check("status", expect!["error: usage: status <job-id>"]);
+    check("status a b", expect!["error: usage: status <job-id>"]);
+    check("jobs --all", expect!["error: jobs: unknown option --all"]);
+    check(
+        "jobs -- x",
+        expect!["error: jobs takes no module arguments after --"],
+    );
+    check(
+        "help 'unbalanced",
+        expect!["error: unbalanced quotes in command line"],
+    );
+    check(
+        "submit --project p --project q",
+        expect!["error: submit: unknown or repeated option --project"],
+    );
+    check(
+        &"x".repeat(MAX_COMMAND_LEN + 1),
+        expect!["error: command line too long"],
+    );
 }

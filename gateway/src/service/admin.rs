@@ -73,8 +73,14 @@ impl Service {
     ///
     /// # Errors
     /// `Invalid` for a bad name or key, `Conflict` for an existing user or key.
-    pub async fn admin_add_user(&self, caller: &AdminCaller, user: NewUser) -> Result<(), ServiceError> {
-        let mut record = self.admin_event(caller, "admin.user.add", &user.name).await?;
+    pub async fn admin_add_user(
+        &self,
+        caller: &AdminCaller,
+        user: NewUser,
+    ) -> Result<(), ServiceError> {
+        let mut record = self
+            .admin_event(caller, "admin.user.add", &user.name)
+            .await?;
         detail(&mut record, "roles", user.roles.to_string());
         if let Err(message) = check_name(&user.name) {
             return Err(self.admin_invalid(record, message).await);
@@ -82,7 +88,12 @@ impl Service {
         if self.store.user(&user.name).await?.is_some() {
             record.outcome = Outcome::Error;
             detail(&mut record, "reason", "user exists");
-            return Err(self.refuse(record, ServiceError::Conflict(format!("user {} already exists", user.name))).await);
+            return Err(self
+                .refuse(
+                    record,
+                    ServiceError::Conflict(format!("user {} already exists", user.name)),
+                )
+                .await);
         }
         let mut keys = Vec::new();
         for text in &user.ssh_keys {
@@ -97,9 +108,12 @@ impl Service {
         let mut tx = self.store.begin_write().await?;
         Store::insert_user(&mut tx, &user.name, user.roles, &now).await?;
         for (fingerprint, key) in &keys {
-            if let Err(error) = Store::insert_key(&mut tx, fingerprint, &user.name, key, &now).await {
+            if let Err(error) = Store::insert_key(&mut tx, fingerprint, &user.name, key, &now).await
+            {
                 drop(tx);
-                return Err(self.admin_conflict(record, error, "SSH key already registered").await);
+                return Err(self
+                    .admin_conflict(record, error, "SSH key already registered")
+                    .await);
             }
         }
         self.commit_with(tx, record).await
@@ -109,10 +123,17 @@ impl Service {
     ///
     /// # Errors
     /// `NotFound`, `Invalid` or `Conflict`.
-    pub async fn admin_add_key(&self, caller: &AdminCaller, user: &str, key: &str) -> Result<(), ServiceError> {
+    pub async fn admin_add_key(
+        &self,
+        caller: &AdminCaller,
+        user: &str,
+        key: &str,
+    ) -> Result<(), ServiceError> {
         let mut record = self.admin_event(caller, "admin.user.key.add", user).await?;
         if self.store.user(user).await?.is_none() {
-            return Err(self.admin_missing(record, format!("unknown user {user}")).await);
+            return Err(self
+                .admin_missing(record, format!("unknown user {user}"))
+                .await);
         }
         let (fingerprint, key) = match parse_public_key(key) {
             Ok(parsed) => parsed,
@@ -123,7 +144,9 @@ impl Service {
         let mut tx = self.store.begin_write().await?;
         if let Err(error) = Store::insert_key(&mut tx, &fingerprint, user, &key, &now).await {
             drop(tx);
-            return Err(self.admin_conflict(record, error, "SSH key already registered").await);
+            return Err(self
+                .admin_conflict(record, error, "SSH key already registered")
+                .await);
         }
         self.commit_with(tx, record).await
     }
@@ -132,11 +155,22 @@ impl Service {
     ///
     /// # Errors
     /// `NotFound` for an unknown user.
-    pub async fn admin_set_disabled(&self, caller: &AdminCaller, user: &str, disabled: bool) -> Result<(), ServiceError> {
-        let action = if disabled { "admin.user.disable" } else { "admin.user.enable" };
+    pub async fn admin_set_disabled(
+        &self,
+        caller: &AdminCaller,
+        user: &str,
+        disabled: bool,
+    ) -> Result<(), ServiceError> {
+        let action = if disabled {
+            "admin.user.disable"
+        } else {
+            "admin.user.enable"
+        };
         let record = self.admin_event(caller, action, user).await?;
         if self.store.user(user).await?.is_none() {
-            return Err(self.admin_missing(record, format!("unknown user {user}")).await);
+            return Err(self
+                .admin_missing(record, format!("unknown user {user}"))
+                .await);
         }
         let mut tx = self.store.begin_write().await?;
         Store::set_user_disabled(&mut tx, user, disabled).await?;
@@ -147,13 +181,20 @@ impl Service {
     ///
     /// # Errors
     /// When the store fails.
-    pub async fn admin_users(&self, caller: &AdminCaller) -> Result<Vec<UserSummary>, ServiceError> {
+    pub async fn admin_users(
+        &self,
+        caller: &AdminCaller,
+    ) -> Result<Vec<UserSummary>, ServiceError> {
         let record = self.admin_event(caller, "admin.user.list", "-").await?;
         let users = self.store.users().await?;
         self.record(record).await?;
         Ok(users
             .into_iter()
-            .map(|u| UserSummary { name: u.name, roles: u.roles.to_string(), disabled: u.disabled })
+            .map(|u| UserSummary {
+                name: u.name,
+                roles: u.roles.to_string(),
+                disabled: u.disabled,
+            })
             .collect())
     }
 
@@ -161,8 +202,14 @@ impl Service {
     ///
     /// # Errors
     /// `Invalid` for bad names, unknown members or datasets, or an unknown preset.
-    pub async fn admin_create_project(&self, caller: &AdminCaller, project: NewProject) -> Result<(), ServiceError> {
-        let mut record = self.admin_event(caller, "admin.project.create", &project.name).await?;
+    pub async fn admin_create_project(
+        &self,
+        caller: &AdminCaller,
+        project: NewProject,
+    ) -> Result<(), ServiceError> {
+        let mut record = self
+            .admin_event(caller, "admin.project.create", &project.name)
+            .await?;
         record.project = project.name.clone();
         detail(&mut record, "organization", project.organization.clone());
         detail(&mut record, "expires_on", project.expires_on.to_string());
@@ -173,29 +220,52 @@ impl Service {
             return Err(self.admin_invalid(record, message).await);
         }
         if project.organization.trim().is_empty() {
-            return Err(self.admin_invalid(record, "the certified organization is required".into()).await);
+            return Err(self
+                .admin_invalid(record, "the certified organization is required".into())
+                .await);
         }
         if !RULE_PRESETS.contains(&project.rules.as_str()) {
-            let message = format!("unknown rule preset {} (expected one of {})", project.rules, RULE_PRESETS.join(", "));
+            let message = format!(
+                "unknown rule preset {} (expected one of {})",
+                project.rules,
+                RULE_PRESETS.join(", ")
+            );
             return Err(self.admin_invalid(record, message).await);
         }
         if self.store.project(&project.name).await?.is_some() {
             record.outcome = Outcome::Error;
-            return Err(self.refuse(record, ServiceError::Conflict(format!("project {} already exists", project.name))).await);
+            return Err(self
+                .refuse(
+                    record,
+                    ServiceError::Conflict(format!("project {} already exists", project.name)),
+                )
+                .await);
         }
         for member in &project.members {
             if self.store.user(member).await?.is_none() {
-                return Err(self.admin_invalid(record, format!("unknown user {member}")).await);
+                return Err(self
+                    .admin_invalid(record, format!("unknown user {member}"))
+                    .await);
             }
         }
         for dataset in &project.datasets {
             if self.store.dataset(dataset).await?.is_none() {
-                return Err(self.admin_invalid(record, format!("unknown dataset {dataset}")).await);
+                return Err(self
+                    .admin_invalid(record, format!("unknown dataset {dataset}"))
+                    .await);
             }
         }
         let now = self.now_text()?;
         let mut tx = self.store.begin_write().await?;
-        Store::insert_project(&mut tx, &project.name, &project.organization, project.expires_on, &project.rules, &now).await?;
+        Store::insert_project(
+            &mut tx,
+            &project.name,
+            &project.organization,
+            project.expires_on,
+            &project.rules,
+            &now,
+        )
+        .await?;
         for member in &project.members {
             Store::insert_member(&mut tx, &project.name, member).await?;
         }
@@ -209,14 +279,25 @@ impl Service {
     ///
     /// # Errors
     /// `NotFound` for an unknown project or user.
-    pub async fn admin_add_member(&self, caller: &AdminCaller, project: &str, user: &str) -> Result<(), ServiceError> {
-        let mut record = self.admin_event(caller, "admin.project.member.add", user).await?;
+    pub async fn admin_add_member(
+        &self,
+        caller: &AdminCaller,
+        project: &str,
+        user: &str,
+    ) -> Result<(), ServiceError> {
+        let mut record = self
+            .admin_event(caller, "admin.project.member.add", user)
+            .await?;
         record.project = project.to_owned();
         if self.store.project(project).await?.is_none() {
-            return Err(self.admin_missing(record, format!("unknown project {project}")).await);
+            return Err(self
+                .admin_missing(record, format!("unknown project {project}"))
+                .await);
         }
         if self.store.user(user).await?.is_none() {
-            return Err(self.admin_missing(record, format!("unknown user {user}")).await);
+            return Err(self
+                .admin_missing(record, format!("unknown user {user}"))
+                .await);
         }
         let mut tx = self.store.begin_write().await?;
         Store::insert_member(&mut tx, project, user).await?;
@@ -227,14 +308,25 @@ impl Service {
     ///
     /// # Errors
     /// `NotFound` for an unknown project or dataset.
-    pub async fn admin_grant_dataset(&self, caller: &AdminCaller, project: &str, dataset: &str) -> Result<(), ServiceError> {
-        let mut record = self.admin_event(caller, "admin.project.dataset.add", dataset).await?;
+    pub async fn admin_grant_dataset(
+        &self,
+        caller: &AdminCaller,
+        project: &str,
+        dataset: &str,
+    ) -> Result<(), ServiceError> {
+        let mut record = self
+            .admin_event(caller, "admin.project.dataset.add", dataset)
+            .await?;
         record.project = project.to_owned();
         if self.store.project(project).await?.is_none() {
-            return Err(self.admin_missing(record, format!("unknown project {project}")).await);
+            return Err(self
+                .admin_missing(record, format!("unknown project {project}"))
+                .await);
         }
         if self.store.dataset(dataset).await?.is_none() {
-            return Err(self.admin_missing(record, format!("unknown dataset {dataset}")).await);
+            return Err(self
+                .admin_missing(record, format!("unknown dataset {dataset}"))
+                .await);
         }
         let mut tx = self.store.begin_write().await?;
         Store::insert_project_dataset(&mut tx, project, dataset).await?;
@@ -245,12 +337,21 @@ impl Service {
     ///
     /// # Errors
     /// `NotFound` for an unknown project.
-    pub async fn admin_set_expiry(&self, caller: &AdminCaller, project: &str, expires_on: Date) -> Result<(), ServiceError> {
-        let mut record = self.admin_event(caller, "admin.project.expiry", project).await?;
+    pub async fn admin_set_expiry(
+        &self,
+        caller: &AdminCaller,
+        project: &str,
+        expires_on: Date,
+    ) -> Result<(), ServiceError> {
+        let mut record = self
+            .admin_event(caller, "admin.project.expiry", project)
+            .await?;
         record.project = project.to_owned();
         detail(&mut record, "expires_on", expires_on.to_string());
         if self.store.project(project).await?.is_none() {
-            return Err(self.admin_missing(record, format!("unknown project {project}")).await);
+            return Err(self
+                .admin_missing(record, format!("unknown project {project}"))
+                .await);
         }
         let mut tx = self.store.begin_write().await?;
         Store::set_project_expiry(&mut tx, project, expires_on).await?;
@@ -261,7 +362,10 @@ impl Service {
     ///
     /// # Errors
     /// When the store fails.
-    pub async fn admin_projects(&self, caller: &AdminCaller) -> Result<Vec<crate::store::ProjectRow>, ServiceError> {
+    pub async fn admin_projects(
+        &self,
+        caller: &AdminCaller,
+    ) -> Result<Vec<crate::store::ProjectRow>, ServiceError> {
         let record = self.admin_event(caller, "admin.project.list", "-").await?;
         let mut projects = Vec::new();
         for name in self.store.project_names().await? {
@@ -277,8 +381,14 @@ impl Service {
     ///
     /// # Errors
     /// `Invalid` when the folder or its dictionaries are missing or inconsistent.
-    pub async fn admin_register_dataset(&self, caller: &AdminCaller, registration: DatasetRegistration) -> Result<DatasetRow, ServiceError> {
-        let mut record = self.admin_event(caller, "admin.dataset.register", &registration.name).await?;
+    pub async fn admin_register_dataset(
+        &self,
+        caller: &AdminCaller,
+        registration: DatasetRegistration,
+    ) -> Result<DatasetRow, ServiceError> {
+        let mut record = self
+            .admin_event(caller, "admin.dataset.register", &registration.name)
+            .await?;
         detail(&mut record, "path", registration.path.display().to_string());
         detail(&mut record, "class", registration.class.clone());
         if let Err(message) = check_name(&registration.name) {
@@ -290,7 +400,12 @@ impl Service {
         };
         if self.store.dataset(&dataset.name).await?.is_some() {
             record.outcome = Outcome::Error;
-            return Err(self.refuse(record, ServiceError::Conflict(format!("dataset {} already registered", dataset.name))).await);
+            return Err(self
+                .refuse(
+                    record,
+                    ServiceError::Conflict(format!("dataset {} already registered", dataset.name)),
+                )
+                .await);
         }
         detail(&mut record, "version", dataset.version.clone());
         detail(&mut record, "tables", dataset.tables.clone());
@@ -305,7 +420,10 @@ impl Service {
     ///
     /// # Errors
     /// When the store fails.
-    pub async fn admin_datasets(&self, caller: &AdminCaller) -> Result<Vec<DatasetRow>, ServiceError> {
+    pub async fn admin_datasets(
+        &self,
+        caller: &AdminCaller,
+    ) -> Result<Vec<DatasetRow>, ServiceError> {
         let record = self.admin_event(caller, "admin.dataset.list", "-").await?;
         let mut datasets = Vec::new();
         for name in self.store.dataset_names().await? {
@@ -318,15 +436,26 @@ impl Service {
     }
 
     /// Starts an admin event and checks the admin permission.
-    async fn admin_event(&self, caller: &AdminCaller, action: &str, target: &str) -> Result<NewEvent, ServiceError> {
+    async fn admin_event(
+        &self,
+        caller: &AdminCaller,
+        action: &str,
+        target: &str,
+    ) -> Result<NewEvent, ServiceError> {
         let mut record = event(&caller.0, action, Outcome::Ok);
         record.target = target.to_owned();
         record.role = "admin".into();
-        let actor = Actor { user: caller.0.user.clone(), roles: RoleSet::of(&[enclave_policy::Role::Admin]), disabled: false };
+        let actor = Actor {
+            user: caller.0.user.clone(),
+            roles: RoleSet::of(&[enclave_policy::Role::Admin]),
+            disabled: false,
+        };
         if let Decision::Deny(reason) = authorize(&actor, &Request::Administer, self.now().date()) {
             record.outcome = Outcome::Denied;
             detail(&mut record, "reason", reason.to_string());
-            return Err(self.refuse(record, ServiceError::Forbidden(reason.to_string())).await);
+            return Err(self
+                .refuse(record, ServiceError::Forbidden(reason.to_string()))
+                .await);
         }
         Ok(record)
     }
@@ -349,11 +478,17 @@ impl Service {
         self.refuse(record, ServiceError::NotFound(message)).await
     }
 
-    async fn admin_conflict(&self, mut record: NewEvent, error: StoreError, message: &str) -> ServiceError {
+    async fn admin_conflict(
+        &self,
+        mut record: NewEvent,
+        error: StoreError,
+        message: &str,
+    ) -> ServiceError {
         tracing::warn!(%error, "admin change conflicted");
         record.outcome = Outcome::Error;
         detail(&mut record, "reason", message);
-        self.refuse(record, ServiceError::Conflict(message.to_owned())).await
+        self.refuse(record, ServiceError::Conflict(message.to_owned()))
+            .await
     }
 }
 
@@ -361,12 +496,19 @@ impl Service {
 fn check_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 32
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
-        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     if ok {
         Ok(())
     } else {
-        Err(format!("invalid name {name:?}: use 1-32 lower-case letters, digits, '-', '_' or '.'"))
+        Err(format!(
+            "invalid name {name:?}: use 1-32 lower-case letters, digits, '-', '_' or '.'"
+        ))
     }
 }
 
@@ -378,7 +520,9 @@ pub(crate) fn parse_public_key(text: &str) -> Result<(String, String), String> {
     let fingerprint = key.fingerprint(russh::keys::HashAlg::Sha256).to_string();
     let mut bare = key.clone();
     bare.set_comment("");
-    let line = bare.to_openssh().map_err(|error| format!("invalid SSH public key: {error}"))?;
+    let line = bare
+        .to_openssh()
+        .map_err(|error| format!("invalid SSH public key: {error}"))?;
     Ok((fingerprint, line.trim().to_owned()))
 }
 
@@ -397,7 +541,10 @@ fn read_dictionaries(registration: &DatasetRegistration) -> Result<DatasetRow, S
         .canonicalize()
         .map_err(|error| format!("cannot open dataset folder {}: {error}", root.display()))?;
     if !["anonymized", "pseudonymized"].contains(&registration.class.as_str()) {
-        return Err(format!("invalid dataset class {:?}: expected anonymized or pseudonymized", registration.class));
+        return Err(format!(
+            "invalid dataset class {:?}: expected anonymized or pseudonymized",
+            registration.class
+        ));
     }
     let mut entries: Vec<_> = std::fs::read_dir(&root)
         .map_err(|error| format!("cannot read dataset folder {}: {error}", root.display()))?
@@ -409,24 +556,36 @@ fn read_dictionaries(registration: &DatasetRegistration) -> Result<DatasetRow, S
     let mut version: Option<String> = None;
     for entry in entries {
         let path = entry.path().join("dictionary.json");
-        let text = std::fs::read_to_string(&path)
-            .map_err(|error| format!("table folder {} has no readable dictionary.json: {error}", entry.path().display()))?;
-        let dictionary: TableDictionary = serde_json::from_str(&text)
-            .map_err(|error| format!("{}: {error}", path.display()))?;
+        let text = std::fs::read_to_string(&path).map_err(|error| {
+            format!(
+                "table folder {} has no readable dictionary.json: {error}",
+                entry.path().display()
+            )
+        })?;
+        let dictionary: TableDictionary =
+            serde_json::from_str(&text).map_err(|error| format!("{}: {error}", path.display()))?;
         if dictionary.class != registration.class {
             return Err(format!(
                 "{}: class is {} but the dataset is being registered as {}",
-                path.display(), dictionary.class, registration.class
+                path.display(),
+                dictionary.class,
+                registration.class
             ));
         }
         if *version.get_or_insert_with(|| dictionary.version.clone()) != dictionary.version {
-            return Err(format!("{}: tables disagree on the dataset version", path.display()));
+            return Err(format!(
+                "{}: tables disagree on the dataset version",
+                path.display()
+            ));
         }
         let _ = dictionary.dataset;
         tables.push(dictionary.table);
     }
     let Some(version) = version else {
-        return Err(format!("dataset folder {} holds no table with a dictionary.json", root.display()));
+        return Err(format!(
+            "dataset folder {} holds no table with a dictionary.json",
+            root.display()
+        ));
     };
     Ok(DatasetRow {
         name: registration.name.clone(),

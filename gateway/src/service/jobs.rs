@@ -85,7 +85,11 @@ impl Service {
     /// `Forbidden` when policy refuses, `Invalid` for an unknown project or
     /// dataset or a module that is not valid WebAssembly.
     #[tracing::instrument(skip_all)]
-    pub async fn submit(&self, caller: &Caller, request: SubmitRequest) -> Result<String, ServiceError> {
+    pub async fn submit(
+        &self,
+        caller: &Caller,
+        request: SubmitRequest,
+    ) -> Result<String, ServiceError> {
         let actor = self.actor(caller).await?;
         let mut record = event(caller, "job.submit", Outcome::Ok);
         record.project = request.project.clone();
@@ -98,12 +102,20 @@ impl Service {
             return Err(self.refuse(record, ServiceError::Invalid(message)).await);
         };
         let today = self.now().date();
-        let authorized = match authorize(&actor, &Request::SubmitJob { project: &project.facts }, today) {
+        let authorized = match authorize(
+            &actor,
+            &Request::SubmitJob {
+                project: &project.facts,
+            },
+            today,
+        ) {
             Decision::Allow(authorized) => authorized,
             Decision::Deny(reason) => {
                 record.outcome = Outcome::Denied;
                 detail(&mut record, "reason", reason.to_string());
-                return Err(self.refuse(record, ServiceError::Forbidden(reason.to_string())).await);
+                return Err(self
+                    .refuse(record, ServiceError::Forbidden(reason.to_string()))
+                    .await);
             }
         };
         record.role = authorized.role().map_or("-", |r| r.as_str()).into();
@@ -159,7 +171,9 @@ impl Service {
             Decision::Deny(reason) => {
                 record.outcome = Outcome::Denied;
                 detail(&mut record, "reason", reason.to_string());
-                return Err(self.refuse(record, ServiceError::Forbidden(reason.to_string())).await);
+                return Err(self
+                    .refuse(record, ServiceError::Forbidden(reason.to_string()))
+                    .await);
             }
         };
         record.role = authorized.role().map_or("-", |r| r.as_str()).into();
@@ -186,7 +200,11 @@ impl Service {
     ///
     /// # Errors
     /// `NotFound` when the job does not exist or the caller may not see it.
-    pub async fn outputs(&self, caller: &Caller, id: &str) -> Result<Vec<OutputView>, ServiceError> {
+    pub async fn outputs(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Vec<OutputView>, ServiceError> {
         let row = self.visible_job(caller, id, "job.outputs").await?;
         self.output_views(&row.id).await
     }
@@ -209,11 +227,21 @@ impl Service {
 
     /// Loads a job if policy lets the caller see it; records the access.
     /// A refused caller is told the job does not exist, so ids do not leak.
-    async fn visible_job(&self, caller: &Caller, id: &str, action: &str) -> Result<JobRow, ServiceError> {
+    async fn visible_job(
+        &self,
+        caller: &Caller,
+        id: &str,
+        action: &str,
+    ) -> Result<JobRow, ServiceError> {
         let actor = self.actor(caller).await?;
         let mut record = event(caller, action, Outcome::Ok);
         record.target = id.chars().take(64).collect();
-        let not_found = || ServiceError::NotFound(format!("no such job: {}", id.chars().take(64).collect::<String>()));
+        let not_found = || {
+            ServiceError::NotFound(format!(
+                "no such job: {}",
+                id.chars().take(64).collect::<String>()
+            ))
+        };
         let Some(row) = self.store.job(id).await? else {
             record.outcome = Outcome::Error;
             detail(&mut record, "reason", "no such job");
@@ -221,9 +249,14 @@ impl Service {
         };
         record.project = row.project.clone();
         let Some(project) = self.store.project(&row.project).await? else {
-            return Err(ServiceError::Internal(format!("job {id} names a missing project")));
+            return Err(ServiceError::Internal(format!(
+                "job {id} names a missing project"
+            )));
         };
-        let facts = JobFacts { submitter: row.submitter.clone(), project: project.facts };
+        let facts = JobFacts {
+            submitter: row.submitter.clone(),
+            project: project.facts,
+        };
         let request = if action == "job.outputs" {
             Request::ViewOutputs { job: &facts }
         } else {
@@ -251,10 +284,21 @@ impl Service {
     ) -> Result<(crate::store::DatasetRow, String), String> {
         let dataset_name = match (&request.dataset, granted) {
             (Some(name), _) if granted.contains(name) => name.clone(),
-            (Some(name), _) => return Err(format!("dataset {name} is not granted to project {}", request.project)),
+            (Some(name), _) => {
+                return Err(format!(
+                    "dataset {name} is not granted to project {}",
+                    request.project
+                ));
+            }
             (None, [only]) => only.clone(),
             (None, []) => return Err(format!("project {} has no dataset", request.project)),
-            (None, _) => return Err(format!("project {} has several datasets: choose one with --dataset ({})", request.project, granted.join(", "))),
+            (None, _) => {
+                return Err(format!(
+                    "project {} has several datasets: choose one with --dataset ({})",
+                    request.project,
+                    granted.join(", ")
+                ));
+            }
         };
         let dataset = match self.store.dataset(&dataset_name).await {
             Ok(Some(dataset)) => dataset,
@@ -278,14 +322,19 @@ impl Service {
         if tokio::fs::try_exists(&path).await.unwrap_or(false) {
             return Ok(());
         }
-        let temp = self.paths.modules.join(format!(".{sha256}.{}.tmp", std::process::id()));
+        let temp = self
+            .paths
+            .modules
+            .join(format!(".{sha256}.{}.tmp", std::process::id()));
         let write = async {
             let mut file = tokio::fs::File::create(&temp).await?;
             tokio::io::AsyncWriteExt::write_all(&mut file, bytes).await?;
             file.sync_all().await?;
             tokio::fs::rename(&temp, &path).await
         };
-        write.await.map_err(|error| ServiceError::Unavailable(format!("cannot store module: {error}")))
+        write
+            .await
+            .map_err(|error| ServiceError::Unavailable(format!("cannot store module: {error}")))
     }
 }
 

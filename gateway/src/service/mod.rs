@@ -22,7 +22,7 @@ use tokio::sync::Notify;
 use crate::audit::{Door, NewEvent, Outcome};
 use crate::store::{Store, StoreError, WriteTx, format_time};
 
-pub use admin::{AdminCaller, DatasetRegistration, NewProject, NewUser};
+pub use admin::{AdminCaller, DatasetRegistration, NewProject, NewUser, RULE_PRESETS, UserSummary};
 pub use jobs::{JobView, OutputView, SubmitRequest};
 pub use session::{HELP_TEXT, WhoAmI};
 

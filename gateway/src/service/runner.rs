@@ -90,8 +90,14 @@ impl Service {
         let (Some(user), Some(project)) = (user, project) else {
             return Ok(Err("refused: submitter or project no longer exists".into()));
         };
-        let actor = Actor { user: user.name, roles: user.roles, disabled: user.disabled };
-        let request = Request::SubmitJob { project: &project.facts };
+        let actor = Actor {
+            user: user.name,
+            roles: user.roles,
+            disabled: user.disabled,
+        };
+        let request = Request::SubmitJob {
+            project: &project.facts,
+        };
         Ok(match authorize(&actor, &request, self.now().date()) {
             Decision::Allow(authorized) => Ok(authorized),
             Decision::Deny(reason) => Err(format!("refused: {reason}")),
@@ -100,23 +106,36 @@ impl Service {
 
     /// Runs the job in the sandbox and moves its outputs into quarantine.
     /// Holding `Authorized` is what permits running a researcher's module.
-    async fn execute(&self, job: &JobRow, _authorized: Authorized) -> Result<Finished, ServiceError> {
-        let unavailable = |what: &str, error: std::io::Error| ServiceError::Unavailable(format!("{what}: {error}"));
-        let module = tokio::fs::read(self.paths.modules.join(format!("{}.wasm", job.module_sha256)))
-            .await
-            .map_err(|e| unavailable("module missing", e))?;
-        let dataset = self
-            .store
-            .dataset(&job.dataset)
-            .await?
-            .ok_or_else(|| ServiceError::Internal(format!("dataset {} missing", job.dataset)))?;
+    async fn execute(
+        &self,
+        job: &JobRow,
+        _authorized: Authorized,
+    ) -> Result<Finished, ServiceError> {
+        let unavailable = |what: &str, error: std::io::Error| {
+            ServiceError::Unavailable(format!("{what}: {error}"))
+        };
+        let module = tokio::fs::read(
+            self.paths
+                .modules
+                .join(format!("{}.wasm", job.module_sha256)),
+        )
+        .await
+        .map_err(|e| unavailable("module missing", e))?;
+        let dataset =
+            self.store.dataset(&job.dataset).await?.ok_or_else(|| {
+                ServiceError::Internal(format!("dataset {} missing", job.dataset))
+            })?;
         let work = self.paths.work.join(&job.id);
         if work.exists() {
-            tokio::fs::remove_dir_all(&work).await.map_err(|e| unavailable("work dir", e))?;
+            tokio::fs::remove_dir_all(&work)
+                .await
+                .map_err(|e| unavailable("work dir", e))?;
         }
         let (out_dir, tmp_dir) = (work.join("out"), work.join("tmp"));
         for dir in [&out_dir, &tmp_dir] {
-            tokio::fs::create_dir_all(dir).await.map_err(|e| unavailable("work dir", e))?;
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| unavailable("work dir", e))?;
         }
         let args: Vec<String> = serde_json::from_str(&job.args).unwrap_or_default();
         let spec = JobSpec {
@@ -129,7 +148,10 @@ impl Service {
                 ("ENCLAVE_JOB_ID".into(), job.id.clone()),
                 ("ENCLAVE_PROJECT".into(), job.project.clone()),
                 ("ENCLAVE_DATASET".into(), job.dataset.clone()),
-                ("ENCLAVE_DATASET_VERSION".into(), job.dataset_version.clone()),
+                (
+                    "ENCLAVE_DATASET_VERSION".into(),
+                    job.dataset_version.clone(),
+                ),
             ],
             seed: super::jobs::job_seed(&job.id),
             limits: self.limits.clone(),
@@ -162,7 +184,11 @@ impl Service {
             finished_at: self.now_text()?,
         };
         let mut record = system_event("job.finish", job);
-        record.outcome = if finished.state == "succeeded" { Outcome::Ok } else { Outcome::Error };
+        record.outcome = if finished.state == "succeeded" {
+            Outcome::Ok
+        } else {
+            Outcome::Error
+        };
         detail(&mut record, "state", finished.state);
         detail(&mut record, "reason", finished.reason);
         detail(&mut record, "usage", finished.usage);
@@ -212,7 +238,11 @@ impl Finished {
             _ => None,
         };
         Finished {
-            state: if run.outcome.succeeded() { "succeeded" } else { "failed" },
+            state: if run.outcome.succeeded() {
+                "succeeded"
+            } else {
+                "failed"
+            },
             reason: run.outcome.to_string(),
             exit_code,
             usage: serde_json::json!({

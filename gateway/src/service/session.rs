@@ -43,7 +43,12 @@ impl Service {
     ///
     /// # Errors
     /// `Unauthenticated` when the key would be refused.
-    pub async fn check_ssh_key(&self, user: &str, fingerprint: &str, source: Option<String>) -> Result<(), ServiceError> {
+    pub async fn check_ssh_key(
+        &self,
+        user: &str,
+        fingerprint: &str,
+        source: Option<String>,
+    ) -> Result<(), ServiceError> {
         match self.key_refusal(user, fingerprint).await? {
             None => Ok(()),
             Some(reason) => Err(self.refuse_login(user, fingerprint, source, reason).await),
@@ -56,7 +61,12 @@ impl Service {
     /// # Errors
     /// `Unauthenticated` when the key is unknown, belongs to someone else, or
     /// the account is disabled.
-    pub async fn authenticate_ssh_key(&self, user: &str, fingerprint: &str, source: Option<String>) -> Result<(), ServiceError> {
+    pub async fn authenticate_ssh_key(
+        &self,
+        user: &str,
+        fingerprint: &str,
+        source: Option<String>,
+    ) -> Result<(), ServiceError> {
         match self.key_refusal(user, fingerprint).await? {
             None => {
                 let mut record = login_event(user, source, Door::Ssh);
@@ -68,7 +78,11 @@ impl Service {
         }
     }
 
-    async fn key_refusal(&self, user: &str, fingerprint: &str) -> Result<Option<&'static str>, ServiceError> {
+    async fn key_refusal(
+        &self,
+        user: &str,
+        fingerprint: &str,
+    ) -> Result<Option<&'static str>, ServiceError> {
         let owner = self.store.key_owner(fingerprint).await?;
         let account = self.store.user(user).await?;
         Ok(match (&owner, &account) {
@@ -80,13 +94,23 @@ impl Service {
         })
     }
 
-    async fn refuse_login(&self, user: &str, fingerprint: &str, source: Option<String>, reason: &str) -> ServiceError {
+    async fn refuse_login(
+        &self,
+        user: &str,
+        fingerprint: &str,
+        source: Option<String>,
+        reason: &str,
+    ) -> ServiceError {
         let mut record = login_event(user, source, Door::Ssh);
         record.outcome = Outcome::Denied;
         detail(&mut record, "method", "publickey");
         detail(&mut record, "key", fingerprint);
         detail(&mut record, "reason", reason);
-        self.refuse(record, ServiceError::Unauthenticated("access denied".into())).await
+        self.refuse(
+            record,
+            ServiceError::Unauthenticated("access denied".into()),
+        )
+        .await
     }
 
     /// Records a sign-in that failed before any key was checked: a client that
@@ -136,7 +160,11 @@ impl Service {
         self.record(record).await?;
         Ok(WhoAmI {
             user: actor.user,
-            roles: actor.roles.iter().map(|r| Role::as_str(r).to_owned()).collect(),
+            roles: actor
+                .roles
+                .iter()
+                .map(|r| Role::as_str(r).to_owned())
+                .collect(),
             projects,
         })
     }
@@ -160,7 +188,12 @@ impl Service {
     }
 
     /// Records a request the door could not parse, and returns the error to show.
-    pub async fn reject_malformed(&self, caller: &Caller, what: &str, message: &str) -> ServiceError {
+    pub async fn reject_malformed(
+        &self,
+        caller: &Caller,
+        what: &str,
+        message: &str,
+    ) -> ServiceError {
         let mut record = event(caller, "command.invalid", Outcome::Error);
         let shown: String = what.chars().take(200).collect();
         detail(&mut record, "command", shown);
@@ -205,7 +238,11 @@ impl Service {
             },
             _ => self.actor(caller).await?,
         };
-        let request = if action == "audit.verify" { Request::VerifyAudit } else { Request::ReadAudit };
+        let request = if action == "audit.verify" {
+            Request::VerifyAudit
+        } else {
+            Request::ReadAudit
+        };
         match authorize(&actor, &request, self.now().date()) {
             Decision::Allow(authorized) => {
                 record.role = authorized.role().map_or("-", Role::as_str).into();
@@ -213,7 +250,9 @@ impl Service {
             Decision::Deny(reason) => {
                 record.outcome = Outcome::Denied;
                 detail(&mut record, "reason", reason.to_string());
-                return Err(self.refuse(record, ServiceError::Forbidden(reason.to_string())).await);
+                return Err(self
+                    .refuse(record, ServiceError::Forbidden(reason.to_string()))
+                    .await);
             }
         }
         detail(&mut record, "events", events);

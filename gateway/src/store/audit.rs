@@ -19,9 +19,10 @@ impl Store {
         event: &NewEvent,
         now: OffsetDateTime,
     ) -> Result<StoredEvent, StoreError> {
-        let last = sqlx::query("SELECT seq, hash, time FROM audit_events ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut **tx)
-            .await?;
+        let last =
+            sqlx::query("SELECT seq, hash, time FROM audit_events ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut **tx)
+                .await?;
         let (prev_seq, prev_hash, prev_time) = match last {
             Some(row) => (
                 row.try_get::<i64, _>("seq")?,

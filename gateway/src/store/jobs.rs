@@ -250,7 +250,11 @@ impl Store {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn finish_job(tx: &mut WriteTx, id: &str, result: &RunResult) -> Result<(), StoreError> {
+    pub async fn finish_job(
+        tx: &mut WriteTx,
+        id: &str,
+        result: &RunResult,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE jobs SET state = $1, reason = $2, exit_code = $3, usage = $4, finished_at = $5 \
              WHERE id = $6",
@@ -270,7 +274,11 @@ impl Store {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn insert_output(tx: &mut WriteTx, job_id: &str, output: &OutputRow) -> Result<(), StoreError> {
+    pub async fn insert_output(
+        tx: &mut WriteTx,
+        job_id: &str,
+        output: &OutputRow,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO outputs (job_id, name, kind, size, sha256, truncated) \
              VALUES ($1, $2, $3, $4, $5, $6)",

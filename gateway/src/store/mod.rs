@@ -15,11 +15,11 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use jobs::{JobRow, NewJob, OutputRow, RunResult};
 pub use audit::format_time;
+pub use jobs::{JobRow, NewJob, OutputRow, RunResult};
 pub use registry::{DatasetRow, ProjectRow, UserRow, parse_date};
 
 /// A write transaction. On SQLite it is `BEGIN IMMEDIATE`, so it holds the

@@ -62,7 +62,9 @@ fn parse_roles(text: &str) -> Result<RoleSet, StoreError> {
     text.split(',')
         .filter(|part| !part.is_empty())
         .try_fold(RoleSet::EMPTY, |set, name| {
-            name.parse::<Role>().map(|role| set.with(role)).map_err(corrupt)
+            name.parse::<Role>()
+                .map(|role| set.with(role))
+                .map_err(corrupt)
         })
 }
 
@@ -296,7 +298,11 @@ impl Store {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn insert_member(tx: &mut WriteTx, project: &str, user: &str) -> Result<(), StoreError> {
+    pub async fn insert_member(
+        tx: &mut WriteTx,
+        project: &str,
+        user: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO project_members (project, user_name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
@@ -331,12 +337,11 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn dataset(&self, name: &str) -> Result<Option<DatasetRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT name, path, class, version, tables FROM datasets WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(self.pool())
-        .await?;
+        let row =
+            sqlx::query("SELECT name, path, class, version, tables FROM datasets WHERE name = $1")
+                .bind(name)
+                .fetch_optional(self.pool())
+                .await?;
         row.map(|row| {
             let tables: String = row.try_get("tables")?;
             Ok(DatasetRow {
@@ -368,7 +373,11 @@ impl Store {
     ///
     /// # Errors
     /// When the database fails (including a duplicate name).
-    pub async fn insert_dataset(tx: &mut WriteTx, dataset: &DatasetRow, now: &str) -> Result<(), StoreError> {
+    pub async fn insert_dataset(
+        tx: &mut WriteTx,
+        dataset: &DatasetRow,
+        now: &str,
+    ) -> Result<(), StoreError> {
         let tables = serde_json::to_string(&dataset.tables).map_err(corrupt)?;
         sqlx::query(
             "INSERT INTO datasets (name, path, class, version, tables, registered_at) \

@@ -39,7 +39,12 @@ fn show(decision: Decision) -> String {
 
 /// Renders the decision for every actor × every request, one line each.
 fn check(today: Date, expected: Expect) {
-    let study = project("study", &["alice", "ann", "multi"], date!(2026 - 12 - 31), true);
+    let study = project(
+        "study",
+        &["alice", "ann", "multi"],
+        date!(2026 - 12 - 31),
+        true,
+    );
     let expired = project("old", &["alice"], date!(2026 - 05 - 31), true);
     let suspended = project("paused", &["alice"], date!(2027 - 01 - 01), false);
     let alice_job = JobFacts {
@@ -68,12 +73,23 @@ fn check(today: Date, expected: Expect) {
         ("whoami", Request::WhoAmI),
         ("submit study", Request::SubmitJob { project: &study }),
         ("submit old", Request::SubmitJob { project: &expired }),
-        ("submit paused", Request::SubmitJob { project: &suspended }),
+        (
+            "submit paused",
+            Request::SubmitJob {
+                project: &suspended,
+            },
+        ),
         ("jobs", Request::ListJobs),
         ("status alice-job", Request::ViewJob { job: &alice_job }),
         ("status other-job", Request::ViewJob { job: &other_job }),
-        ("outputs alice-job", Request::ViewOutputs { job: &alice_job }),
-        ("outputs other-job", Request::ViewOutputs { job: &other_job }),
+        (
+            "outputs alice-job",
+            Request::ViewOutputs { job: &alice_job },
+        ),
+        (
+            "outputs other-job",
+            Request::ViewOutputs { job: &other_job },
+        ),
         ("admin", Request::Administer),
         ("audit-verify", Request::VerifyAudit),
         ("audit-read", Request::ReadAudit),
@@ -98,7 +114,9 @@ fn check(today: Date, expected: Expect) {
 
 #[test]
 fn every_role_times_every_request() {
-    check(TODAY, expect![[r#"
+    check(
+        TODAY,
+        expect![[r#"
         alice[researcher]
           help               allow(researcher,own)
           whoami             allow(researcher,own)
@@ -211,7 +229,8 @@ fn every_role_times_every_request() {
           admin              deny: account is disabled
           audit-verify       deny: account is disabled
           audit-read         deny: account is disabled
-    "#]]);
+    "#]],
+    );
 }
 
 #[test]

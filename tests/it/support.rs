@@ -1,0 +1,355 @@
+//! Starting an installation and talking to it like a user would.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Root of the repository.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo_root().join("target"), PathBuf::from)
+}
+
+/// The `enclave` binary under test.
+pub fn enclave_bin() -> PathBuf {
+    let path = std::env::var_os("ENCLAVE_BIN")
+        .map_or_else(|| target_dir().join("debug").join("enclave"), PathBuf::from);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --bin enclave` first (infra/dev/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// Folder with the built example jobs.
+pub fn examples_dir() -> PathBuf {
+    let path = std::env::var_os("ENCLAVE_EXAMPLES")
+        .map_or_else(|| target_dir().join("examples"), PathBuf::from);
+    assert!(
+        path.join("count_by_age.wasm").exists(),
+        "example jobs are missing in {}: run sdk/build-examples.sh {0}",
+        path.display()
+    );
+    path
+}
+
+/// A running installation in a temporary folder.
+pub struct Server {
+    pub dir: tempfile::TempDir,
+    child: Option<Child>,
+    pub ssh_port: u16,
+    pub https_port: u16,
+}
+
+impl Server {
+    /// `enclave demo` with a small dataset on free ports.
+    pub fn demo() -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut server = Server {
+            dir,
+            child: None,
+            ssh_port: 0,
+            https_port: 0,
+        };
+        let mut command = Command::new(enclave_bin());
+        command
+            .arg("demo")
+            .arg("--dir")
+            .arg(server.path())
+            .args(["--ssh-port", "0", "--https-port", "0", "--patients", "3000"])
+            .arg("--examples")
+            .arg(examples_dir());
+        server.spawn(command);
+        server
+    }
+
+    /// Sets up a demo installation without serving it.
+    pub fn setup_only() -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let server = Server {
+            dir,
+            child: None,
+            ssh_port: 0,
+            https_port: 0,
+        };
+        let output = Command::new(enclave_bin())
+            .arg("demo")
+            .arg("--dir")
+            .arg(server.path())
+            .args([
+                "--setup-only",
+                "--ssh-port",
+                "0",
+                "--https-port",
+                "0",
+                "--patients",
+                "1000",
+            ])
+            .arg("--examples")
+            .arg(examples_dir())
+            .output()
+            .expect("run enclave demo --setup-only");
+        assert!(
+            output.status.success(),
+            "setup failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        server
+    }
+
+    /// Starts `enclave serve --dir` on the installation.
+    pub fn serve(&mut self) {
+        let mut command = Command::new(enclave_bin());
+        command.arg("serve").arg("--dir").arg(self.path());
+        self.spawn(command);
+    }
+
+    fn spawn(&mut self, mut command: Command) {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start enclave");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut ports = (None, None);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let port = |prefix: &str| {
+                    line.strip_prefix(prefix)
+                        .and_then(|a| a.rsplit(':').next()?.parse::<u16>().ok())
+                };
+                if let Some(p) = port("ssh listening on ") {
+                    ports.0 = Some(p);
+                }
+                if let Some(p) = port("https listening on ") {
+                    ports.1 = Some(p);
+                }
+                if let (Some(ssh), Some(https)) = ports {
+                    let _ = sender.send((ssh, https));
+                    ports = (None, None);
+                }
+            }
+        });
+        let (ssh, https) = receiver
+            .recv_timeout(Duration::from_secs(180))
+            .expect("enclave did not report its listening ports");
+        self.ssh_port = ssh;
+        self.https_port = https;
+        self.child = Some(child);
+    }
+
+    /// Kills the server process with SIGKILL (a crash).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn key(&self, user: &str) -> PathBuf {
+        self.path().join("keys").join(user)
+    }
+
+    pub fn job_module(&self, name: &str) -> PathBuf {
+        self.path().join("jobs").join(name)
+    }
+
+    /// Runs the real `ssh` client as `user` with the user's demo key.
+    pub fn ssh(&self, user: &str, args: &[&str], stdin: Stdin<'_>) -> Output {
+        let key = self.key(user);
+        self.ssh_with(
+            &[
+                "-i",
+                key.to_str().expect("utf-8 path"),
+                "-o",
+                "IdentitiesOnly=yes",
+            ],
+            user,
+            args,
+            stdin,
+        )
+    }
+
+    /// Runs `ssh` with explicit options (no default key).
+    pub fn ssh_with(
+        &self,
+        options: &[&str],
+        user: &str,
+        args: &[&str],
+        stdin: Stdin<'_>,
+    ) -> Output {
+        let mut command = Command::new("ssh");
+        command
+            .args(["-p", &self.ssh_port.to_string()])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+            ])
+            .args([
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=20",
+            ])
+            .args(["-F", "/dev/null"])
+            .args(options)
+            .arg(format!("{user}@127.0.0.1"))
+            .args(args);
+        match stdin {
+            Stdin::Null => {
+                command.stdin(Stdio::null());
+            }
+            Stdin::File(path) => {
+                command.stdin(std::fs::File::open(path).expect("open stdin file"));
+            }
+            Stdin::Bytes(bytes) => {
+                let path = self.path().join(format!("stdin-{}", std::process::id()));
+                let path = path.with_extension(format!("{}", bytes.len()));
+                std::fs::write(&path, bytes).expect("write stdin file");
+                command.stdin(std::fs::File::open(&path).expect("open stdin file"));
+            }
+        }
+        command.output().expect("run ssh")
+    }
+
+    /// Runs a host-side `enclave` subcommand against this installation.
+    pub fn enclave(&self, args: &[&str]) -> Output {
+        let (group, rest) = args.split_first().expect("subcommand");
+        Command::new(enclave_bin())
+            .arg(group)
+            .arg("--dir")
+            .arg(self.path())
+            .args(rest)
+            .output()
+            .expect("run enclave")
+    }
+
+    /// Every audit event, parsed.
+    pub fn audit_events(&self) -> Vec<Value> {
+        let output = self.enclave(&["audit", "list", "--limit", "100000"]);
+        assert!(
+            output.status.success(),
+            "audit list: {}",
+            text(&output.stderr)
+        );
+        text(&output.stdout)
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).expect("audit line is JSON"))
+            .collect()
+    }
+
+    /// Submits a module as alice and returns the job id.
+    pub fn submit(&self, module: Stdin<'_>, extra: &[&str]) -> String {
+        let mut args = vec![
+            "submit",
+            "--project",
+            "diabetes-study",
+            "--name",
+            "test job",
+        ];
+        args.extend_from_slice(extra);
+        let output = self.ssh("alice", &args, module);
+        assert!(
+            output.status.success(),
+            "submit failed: {}",
+            text(&output.stderr)
+        );
+        let id = text(&output.stdout)
+            .lines()
+            .next()
+            .expect("job id line")
+            .to_owned();
+        assert!(id.starts_with("j-"), "unexpected job id {id:?}");
+        id
+    }
+
+    /// Polls `status --json` until the job is finished.
+    pub fn wait_finished(&self, id: &str) -> Value {
+        self.wait_for(id, |state| state == "succeeded" || state == "failed")
+    }
+
+    /// Polls `status --json` until `done(state)` holds.
+    pub fn wait_for(&self, id: &str, done: impl Fn(&str) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            let output = self.ssh("alice", &["status", id, "--json"], Stdin::Null);
+            assert!(
+                output.status.success(),
+                "status failed: {}",
+                text(&output.stderr)
+            );
+            let status: Value = serde_json::from_slice(&output.stdout).expect("status JSON");
+            if done(status["state"].as_str().unwrap_or_default()) {
+                return status;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "job {id} stuck: {status}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// What to feed `ssh` on standard input.
+pub enum Stdin<'a> {
+    Null,
+    File(&'a Path),
+    Bytes(&'a [u8]),
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts exit status and a fragment of stderr.
+#[track_caller]
+pub fn assert_refused(output: &Output, code: i32, stderr_fragment: &str) {
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout: {} stderr: {stderr}",
+        text(&output.stdout)
+    );
+    assert!(
+        stderr.contains(stderr_fragment),
+        "expected {stderr_fragment:?} in stderr: {stderr}"
+    );
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "error must be one line: {stderr}"
+    );
+}
+
+/// Finds audit events matching `action` and `outcome` whose details mention `fragment`.
+pub fn audited(events: &[Value], action: &str, outcome: &str, fragment: &str) -> bool {
+    events.iter().any(|e| {
+        e["action"] == action
+            && e["outcome"] == outcome
+            && e["details"].as_str().unwrap_or_default().contains(fragment)
+    })
+}
