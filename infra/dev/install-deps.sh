@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages enclave's build, demo and tests need, skipping
+# those already present. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+packages=(
+  clang lld wasi-libc libclang-rt-14-dev-wasm32   # C guest jobs for wasm32-wasi
+  sqlite3                                         # tests edit the database directly
+  openssh-client                                  # tests drive the real ssh client
+  curl                                            # tests call the HTTPS door
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "error: Rust is not installed; install Rust 1.95 or newer with rustup (https://rustup.rs)" >&2
+  exit 1
+fi

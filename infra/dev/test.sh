@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The test command: everything CI checks, from a clean checkout.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+infra/dev/install-deps.sh
+target="${CARGO_TARGET_DIR:-$PWD/target}"
+export ENCLAVE_EXAMPLES="$target/examples"
+export ENCLAVE_BIN="$target/debug/enclave"
+
+echo "== example jobs (C -> wasm32-wasi)"
+sdk/build-examples.sh "$ENCLAVE_EXAMPLES"
+
+echo "== format"
+cargo fmt --all --check
+
+echo "== lint"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== policy stays pure (no I/O crates in its dependency tree)"
+forbidden=$(cargo tree -q -p enclave-policy -e normal --prefix none --locked \
+  | grep -E '^(tokio|sqlx|axum|hyper|russh|wasmtime|rand|reqwest) ' || true)
+if [[ -n "$forbidden" ]]; then
+  echo "enclave-policy depends on forbidden crates:" >&2
+  echo "$forbidden" >&2
+  exit 1
+fi
+
+echo "== build"
+cargo build --workspace --locked --bins
+
+echo "== test"
+cargo test --workspace --locked
+
+echo "== docs"
+RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked --quiet
