@@ -54,6 +54,9 @@ enum Top {
         /// Set up only; do not serve.
         #[arg(long)]
         setup_only: bool,
+        /// Database URL (e.g. postgres://...); SQLite in DIR when omitted.
+        #[arg(long)]
+        database_url: Option<String>,
     },
     /// Serve an installation.
     Serve {
@@ -282,6 +285,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             examples,
             setup_only,
+            database_url,
         } => {
             let options = DemoOptions {
                 dir: dir.clone(),
@@ -290,6 +294,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 patients,
                 seed,
                 examples: Some(examples),
+                database_url,
             };
             let (config, service) = prepare(&options).await?;
             if setup_only {

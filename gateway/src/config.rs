@@ -18,7 +18,7 @@ pub const CONFIG_FILE: &str = "enclave.toml";
 pub struct Config {
     /// Folder for modules, quarantine and job scratch space.
     pub state_dir: PathBuf,
-    /// Database URL; defaults to `sqlite://STATE_DIR/enclave.db`.
+    /// Database URL (`sqlite:` or `postgres:`); defaults to `sqlite://STATE_DIR/enclave.db`.
     #[serde(default)]
     pub database_url: Option<String>,
     /// SSH door.
@@ -223,20 +223,20 @@ impl Config {
             return invalid("ssh.listen and https.listen must differ");
         }
         if let Some(url) = &self.database_url
-            && !url.starts_with("sqlite:")
+            && crate::store::Backend::of_url(url).is_err()
         {
-            return invalid(
-                "database_url must be a sqlite: URL (PostgreSQL support is not built yet)",
-            );
+            return invalid("database_url must start with sqlite:, postgres: or postgresql:");
         }
         Ok(())
     }
 
     /// The text of a config for an installation in `dir` listening on the given ports.
-    pub fn render_for_dir(ssh_port: u16, https_port: u16) -> String {
+    pub fn render_for_dir(ssh_port: u16, https_port: u16, database_url: Option<&str>) -> String {
+        let database =
+            database_url.map_or_else(String::new, |url| format!("database_url = {url:?}\n"));
         format!(
             "# enclave installation config; relative paths are relative to this file.\n\
-             state_dir = \".\"\n\n\
+             state_dir = \".\"\n{database}\n\
              [ssh]\nlisten = \"127.0.0.1:{ssh_port}\"\nhost_key = \"ssh_host_ed25519_key\"\n\n\
              [https]\nlisten = \"127.0.0.1:{https_port}\"\ncertificate = \"tls/cert.pem\"\nprivate_key = \"tls/key.pem\"\n\n\
              [runner]\nworkers = 2\n\n\
@@ -255,7 +255,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join(CONFIG_FILE),
-            Config::render_for_dir(2222, 8443),
+            Config::render_for_dir(2222, 8443, None),
         )
         .unwrap();
         let config = Config::for_dir(dir.path()).unwrap();
@@ -269,7 +269,7 @@ mod tests {
     fn bad_configs_are_refused_with_a_reason() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(CONFIG_FILE);
-        let base = Config::render_for_dir(2222, 8443);
+        let base = Config::render_for_dir(2222, 8443, None);
         for (text, expected) in [
             (base.replace("workers = 2", "workers = 0"), "runner.workers"),
             (
@@ -284,5 +284,18 @@ mod tests {
             let error = Config::load(&path).unwrap_err().to_string();
             assert!(error.contains(expected), "{error}");
         }
+    }
+}
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/enclave.toml");
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.state_dir, PathBuf::from("/var/lib/enclave"));
+        assert_eq!(config.runner.workers, 2);
     }
 }

@@ -26,6 +26,8 @@ pub struct DemoOptions {
     pub seed: u64,
     /// Folder holding built example jobs (`*.wasm`).
     pub examples: Option<PathBuf>,
+    /// Database URL; SQLite in the folder when `None`.
+    pub database_url: Option<String>,
 }
 
 /// The demo's people: (user, roles).
@@ -54,7 +56,11 @@ pub async fn prepare(options: &DemoOptions) -> anyhow::Result<(Config, Service)>
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         std::fs::write(
             dir.join(CONFIG_FILE),
-            Config::render_for_dir(options.ssh_port, options.https_port),
+            Config::render_for_dir(
+                options.ssh_port,
+                options.https_port,
+                options.database_url.as_deref(),
+            ),
         )?;
     }
     let mut config = Config::for_dir(&dir)?;

@@ -8,6 +8,7 @@ packages=(
   sqlite3                                         # tests edit the database directly
   openssh-client                                  # tests drive the real ssh client
   curl                                            # tests call the HTTPS door
+  openssl                                         # tests make a TLS certificate like an operator
 )
 
 missing=()

@@ -11,6 +11,7 @@
 
 mod access;
 mod roles;
+pub mod sdc;
 
 pub use access::{
     Actor, Authorized, Decision, DenyReason, JobFacts, ProjectFacts, Request, Scope, authorize,

@@ -23,6 +23,8 @@ use crate::{engine, outputs};
 /// normally stopped by the epoch check (cleanly, between instructions) rather than by
 /// dropping its future.
 const TIMEOUT_GRACE: Duration = Duration::from_millis(50);
+/// How long to wait for a timed-out guest's in-flight file I/O before moving on.
+const STRAGGLER_GRACE: Duration = Duration::from_secs(1);
 /// The `/out` quota is checked every this many epoch ticks while the guest computes.
 const QUOTA_CHECK_TICKS: u32 = 10;
 
@@ -90,7 +92,10 @@ pub(crate) fn run(sandbox: &Sandbox, job: crate::JobSpec) -> Result<RunOutput, S
     store.data_mut().watch.started = started;
     let execution = runtime.block_on(execute(&mut store, &pre, limits.wall_time));
     let wall_time = started.elapsed();
-    runtime.shutdown_background();
+    // Only a timed-out run can leave guest file I/O behind in the blocking pool (a finished
+    // or trapped guest has awaited every host call it made). Give such stragglers a moment;
+    // a timed-out job reports no outputs either way.
+    runtime.shutdown_timeout(STRAGGLER_GRACE);
 
     let mut outcome = match execution {
         Execution::Finished => Outcome::Exited(0),
@@ -192,7 +197,7 @@ fn classify(error: &wasmtime::Error) -> Option<Outcome> {
             return Some(match trap {
                 Trap::OutOfFuel => Outcome::LimitExceeded(Limit::Fuel),
                 Trap::Interrupt => Outcome::LimitExceeded(Limit::WallTime),
-                other => Outcome::Trapped(other.to_string()),
+                other => Outcome::Trapped(trap_description(*other)),
             });
         }
     }
@@ -204,6 +209,15 @@ fn classify(error: &wasmtime::Error) -> Option<Outcome> {
             || message.starts_with("forcing a memory growth failure")
     });
     memory_refused.then_some(Outcome::LimitExceeded(Limit::Memory))
+}
+
+/// wasmtime's description of a trap without its `wasm trap: ` prefix.
+fn trap_description(trap: Trap) -> String {
+    let text = trap.to_string();
+    match text.strip_prefix("wasm trap: ") {
+        Some(description) => description.to_owned(),
+        None => text,
+    }
 }
 
 /// Returned from the epoch callback to stop a job that exceeded a limit.

@@ -60,9 +60,10 @@ pub(crate) fn validate_job(job: &JobSpec) -> Result<(), SandboxError> {
 /// Builds the WASI context for `job`, writing stdout and stderr into `captured`.
 pub(crate) fn build_context(job: &JobSpec, captured: &Captured) -> Result<WasiP1Ctx, SandboxError> {
     let mut builder = WasiCtxBuilder::new();
-    // File operations run on the job's own thread instead of tokio's blocking pool, so no
-    // guest I/O outlives the run (a timed-out job leaves nothing behind in the pool).
-    builder.allow_blocking_current_thread(true);
+    // Not `allow_blocking_current_thread(true)`: with it, wasmtime-wasi serves a lone
+    // relative clock subscription in `poll_oneoff` with `std::thread::sleep`, which no
+    // timeout can interrupt. File I/O therefore goes through tokio's blocking pool.
+    builder.allow_blocking_current_thread(false);
     builder
         .stdin(std::io::empty())
         .stdout(captured.stdout.clone())

@@ -23,7 +23,8 @@ fn a_job_running_when_the_gateway_dies_is_recovered_after_restart() {
     server.wait_for(&id, |state| state == "running");
     server.kill();
 
-    server.serve();
+    // The second start names the config file instead of the folder.
+    server.serve_config(&config_path);
     let status = server.wait_finished(&id);
     assert_eq!(status["state"], "failed", "{status}");
     assert_eq!(status["reason"], "limit: wall time", "{status}");

@@ -111,6 +111,23 @@ impl Server {
         self.spawn(command);
     }
 
+    /// Starts `enclave serve --config FILE`.
+    pub fn serve_config(&mut self, config: &Path) {
+        let mut command = Command::new(enclave_bin());
+        command.arg("serve").arg("--config").arg(config);
+        self.spawn(command);
+    }
+
+    /// Wraps an installation folder that a test set up by hand.
+    pub fn bare(dir: tempfile::TempDir) -> Server {
+        Server {
+            dir,
+            child: None,
+            ssh_port: 0,
+            https_port: 0,
+        }
+    }
+
     fn spawn(&mut self, mut command: Command) {
         let mut child = command
             .stdout(Stdio::piped())
@@ -251,6 +268,23 @@ impl Server {
         text(&output.stdout)
             .lines()
             .map(|line| serde_json::from_str::<Value>(line).expect("audit line is JSON"))
+            .collect()
+    }
+
+    /// Every audit event of the installation configured by `config`.
+    pub fn audit_events_with(&self, config: &str) -> Vec<Value> {
+        let output = Command::new(enclave_bin())
+            .args(["audit", "--config", config, "list", "--limit", "100000"])
+            .output()
+            .expect("run enclave");
+        assert!(
+            output.status.success(),
+            "audit list: {}",
+            text(&output.stderr)
+        );
+        text(&output.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON"))
             .collect()
     }
 

@@ -162,7 +162,7 @@ impl Service {
             .map_err(|e| ServiceError::Internal(format!("sandbox task: {e}")))?;
         let finished = match run {
             Ok(output) => {
-                let outputs = quarantine(&self.paths.quarantine, &output)
+                let outputs = quarantine(&self.paths.quarantine, &job.id, &output)
                     .await
                     .map_err(|e| unavailable("quarantine", e))?;
                 Finished::from_run(&output, outputs)
@@ -263,7 +263,7 @@ impl Finished {
 
 /// Moves a run's outputs into the content-addressed quarantine, with stdout
 /// and stderr stored the same way.
-async fn quarantine(dir: &Path, run: &RunOutput) -> std::io::Result<Vec<OutputRow>> {
+async fn quarantine(dir: &Path, job_id: &str, run: &RunOutput) -> std::io::Result<Vec<OutputRow>> {
     let mut rows = Vec::new();
     for (kind, bytes, truncated) in [
         ("stdout", &run.stdout, run.stdout_truncated),
@@ -272,7 +272,8 @@ async fn quarantine(dir: &Path, run: &RunOutput) -> std::io::Result<Vec<OutputRo
         let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
         let target = dir.join(&sha);
         if !tokio::fs::try_exists(&target).await? {
-            let temp = dir.join(format!(".{sha}.tmp"));
+            // Unique per job: several workers may store the same content at once.
+            let temp = dir.join(format!(".{sha}.{job_id}.{kind}.tmp"));
             tokio::fs::write(&temp, bytes).await?;
             tokio::fs::rename(&temp, &target).await?;
         }

@@ -4,7 +4,10 @@ use sqlx::Row;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Store, StoreError, WriteTx, corrupt};
+use super::{Backend, Store, StoreError, WriteTx, corrupt};
+
+/// Advisory-lock key that serializes audit appends on PostgreSQL.
+const AUDIT_LOCK_KEY: i64 = 0x656e_636c_6176_65; // "enclave"
 use crate::audit::{GENESIS_HASH, NewEvent, StoredEvent, seal};
 
 impl Store {
@@ -19,9 +22,17 @@ impl Store {
         event: &NewEvent,
         now: OffsetDateTime,
     ) -> Result<StoredEvent, StoreError> {
+        if tx.backend == Backend::Postgres {
+            // Several gateway and worker processes append: serialize appends in the
+            // database (held until commit), so the chain stays one gap-free sequence.
+            sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+                .bind(AUDIT_LOCK_KEY)
+                .execute(tx.conn())
+                .await?;
+        }
         let last =
             sqlx::query("SELECT seq, hash, time FROM audit_events ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut **tx)
+                .fetch_optional(tx.conn())
                 .await?;
         let (prev_seq, prev_hash, prev_time) = match last {
             Some(row) => (
@@ -54,7 +65,7 @@ impl Store {
         .bind(&stored.details)
         .bind(&stored.prev_hash)
         .bind(&stored.hash)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         Ok(stored)
     }

@@ -1,9 +1,9 @@
 //! Jobs and their quarantined outputs.
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, WriteTx};
+use super::{Backend, Store, StoreError, WriteTx};
 
 /// What a submission stores.
 #[derive(Clone, Debug)]
@@ -111,7 +111,7 @@ const JOB_COLUMNS: &str = "id, project, submitter, name, module_sha256, module_s
     dataset, dataset_version, limits, seed, state, reason, exit_code, usage, attempts, \
     submitted_at, started_at, finished_at";
 
-fn job_from_row(row: &SqliteRow) -> Result<JobRow, StoreError> {
+fn job_from_row(row: &AnyRow) -> Result<JobRow, StoreError> {
     Ok(JobRow {
         id: row.try_get("id")?,
         project: row.try_get("project")?,
@@ -158,7 +158,7 @@ impl Store {
         .bind(&job.limits)
         .bind(&job.seed)
         .bind(&job.submitted_at)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         Ok(())
     }
@@ -197,12 +197,17 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn claim_next_job(tx: &mut WriteTx, now: &str) -> Result<Option<JobRow>, StoreError> {
-        let Some(row) = sqlx::query(
-            "SELECT id FROM jobs WHERE state = 'queued' ORDER BY submitted_at, id LIMIT 1",
-        )
-        .fetch_optional(&mut **tx)
-        .await?
-        else {
+        let sql = match tx.backend {
+            Backend::Sqlite => {
+                "SELECT id FROM jobs WHERE state = 'queued' ORDER BY submitted_at, id LIMIT 1"
+            }
+            // Several workers claim at once: skip rows another worker holds.
+            Backend::Postgres => {
+                "SELECT id FROM jobs WHERE state = 'queued' ORDER BY submitted_at, id LIMIT 1 \
+                 FOR UPDATE SKIP LOCKED"
+            }
+        };
+        let Some(row) = sqlx::query(sql).fetch_optional(tx.conn()).await? else {
             return Ok(None);
         };
         let id: String = row.try_get("id")?;
@@ -212,12 +217,12 @@ impl Store {
         )
         .bind(now)
         .bind(&id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&id)
-            .fetch_one(&mut **tx)
+            .fetch_one(tx.conn())
             .await?;
         job_from_row(&row).map(Some)
     }
@@ -229,7 +234,7 @@ impl Store {
     pub async fn running_jobs(tx: &mut WriteTx) -> Result<Vec<JobRow>, StoreError> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'running' ORDER BY id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&mut **tx)
+            .fetch_all(tx.conn())
             .await?;
         rows.iter().map(job_from_row).collect()
     }
@@ -241,7 +246,7 @@ impl Store {
     pub async fn requeue_job(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE jobs SET state = 'queued', started_at = NULL WHERE id = $1")
             .bind(id)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
         Ok(())
     }
@@ -265,7 +270,7 @@ impl Store {
         .bind(&result.usage)
         .bind(&result.finished_at)
         .bind(id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         Ok(())
     }
@@ -289,7 +294,7 @@ impl Store {
         .bind(output.size)
         .bind(&output.sha256)
         .bind(i64::from(output.truncated))
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         Ok(())
     }

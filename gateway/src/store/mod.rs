@@ -4,27 +4,72 @@
 //! Invariant: every write happens inside a [`WriteTx`] that also appends the
 //! audit event describing it, so a change and its record commit together.
 //! Invariant: the store holds no rules; it answers questions and records facts.
-//! Boundary: SQL uses `$n` placeholders and portable types so that the
-//! PostgreSQL backend can share it.
+//! Boundary: one SQL dialect for both backends (`$n` placeholders, TEXT and
+//! 64-bit integers, `ON CONFLICT DO NOTHING`); the few differences (how a write
+//! transaction starts, audit serialization, job claiming) switch on [`Backend`].
 
 mod audit;
 mod jobs;
 mod registry;
 
 use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
 
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::MigrateDatabase;
+use sqlx::{Any, AnyConnection, AnyPool, Executor};
 
 pub use audit::format_time;
 pub use jobs::{JobRow, NewJob, OutputRow, RunResult};
 pub use registry::{DatasetRow, ProjectRow, UserRow, parse_date};
 
+/// Which database server is behind the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite (WAL): one machine.
+    Sqlite,
+    /// PostgreSQL: several gateway and worker nodes.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names.
+    ///
+    /// # Errors
+    /// For any other URL scheme.
+    pub fn of_url(url: &str) -> Result<Backend, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::Corrupt(
+                "database_url must start with sqlite:, postgres: or postgresql:".into(),
+            ))
+        }
+    }
+}
+
 /// A write transaction. On SQLite it is `BEGIN IMMEDIATE`, so it holds the
-/// write lock from the start and audit sequence numbers cannot race.
-pub type WriteTx = sqlx::Transaction<'static, sqlx::Sqlite>;
+/// write lock from the start; on PostgreSQL audit appends take a
+/// transaction-scoped advisory lock. Either way audit sequence numbers cannot race.
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, Any>,
+    backend: Backend,
+}
+
+impl WriteTx {
+    fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    /// Commits; the change is durable when this returns.
+    ///
+    /// # Errors
+    /// When the database refuses the commit.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
+    }
+}
 
 /// What went wrong talking to the database.
 #[derive(Debug, thiserror::Error)]
@@ -44,10 +89,13 @@ pub enum StoreError {
 /// Handle to the database. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
-static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../infra/migrations/sqlite");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../infra/migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =
+    sqlx::migrate!("../infra/migrations/postgres");
 
 impl Store {
     /// Opens (creating if missing) the database at `url` and runs migrations.
@@ -55,19 +103,47 @@ impl Store {
     /// # Errors
     /// When the URL is invalid, the file cannot be opened, or a migration fails.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a committed (acknowledged) change survives a power cut.
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
-        MIGRATIONS.run(&pool).await?;
-        Ok(Store { pool })
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url)?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                if !Any::database_exists(url).await? {
+                    Any::create_database(url).await?;
+                }
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            // WAL for concurrent readers; FULL so that a committed
+                            // (acknowledged) change survives a power cut.
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .connect(url)
+                    .await?
+            }
+        };
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Store { pool, backend })
+    }
+
+    /// Which backend this store uses.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The SQLite URL for a database file.
@@ -80,10 +156,17 @@ impl Store {
     /// # Errors
     /// When the database is unavailable.
     pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(WriteTx {
+            tx,
+            backend: self.backend,
+        })
     }
 
-    pub(crate) fn pool(&self) -> &SqlitePool {
+    pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
 }

@@ -2,7 +2,7 @@
 
 use enclave_policy::{ProjectFacts, Role, RoleSet};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use time::Date;
 use time::macros::format_description;
 
@@ -68,7 +68,7 @@ fn parse_roles(text: &str) -> Result<RoleSet, StoreError> {
         })
 }
 
-fn user_from_row(row: &SqliteRow) -> Result<UserRow, StoreError> {
+fn user_from_row(row: &AnyRow) -> Result<UserRow, StoreError> {
     Ok(UserRow {
         name: row.try_get("name")?,
         roles: parse_roles(&row.try_get::<String, _>("roles")?)?,
@@ -127,7 +127,7 @@ impl Store {
             .bind(name)
             .bind(roles.join(","))
             .bind(now)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
         Ok(())
     }
@@ -144,7 +144,7 @@ impl Store {
         sqlx::query("UPDATE users SET disabled = $1 WHERE name = $2")
             .bind(i64::from(disabled))
             .bind(name)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
         Ok(())
     }
@@ -168,7 +168,7 @@ impl Store {
         .bind(user)
         .bind(public_key)
         .bind(now)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         Ok(())
     }
@@ -271,7 +271,7 @@ impl Store {
         .bind(expires)
         .bind(rules)
         .bind(now)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         Ok(())
     }
@@ -289,7 +289,7 @@ impl Store {
         sqlx::query("UPDATE projects SET expires_on = $1 WHERE name = $2")
             .bind(expires)
             .bind(name)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?;
         Ok(())
     }
@@ -308,7 +308,7 @@ impl Store {
         )
         .bind(project)
         .bind(user)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         Ok(())
     }
@@ -327,7 +327,7 @@ impl Store {
         )
         .bind(project)
         .bind(dataset)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         Ok(())
     }
@@ -389,7 +389,7 @@ impl Store {
         .bind(&dataset.version)
         .bind(tables)
         .bind(now)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
         Ok(())
     }
