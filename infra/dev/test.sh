@@ -29,8 +29,14 @@ fi
 echo "== build"
 cargo build --workspace --locked --bins
 
-echo "== test"
+echo "== test (SQLite)"
 cargo test --workspace --locked
+
+echo "== end-to-end tests again on PostgreSQL (a throwaway cluster from infra/postgres)"
+pg_dir=$(mktemp -d /tmp/enclave-pg.XXXXXX)
+trap 'infra/postgres/test-cluster.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+infra/postgres/test-cluster.sh start "$pg_dir"
+ENCLAVE_TEST_PG_DIR="$pg_dir" cargo test --locked -p enclave-tests
 
 echo "== docs"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked --quiet

@@ -34,6 +34,14 @@ fn an_operator_sets_up_users_projects_and_datasets_with_admin_commands() {
         .replace("/etc/enclave/tls", &format!("{root}/tls"))
         .replace("0.0.0.0:2222", "127.0.0.1:0")
         .replace("0.0.0.0:8443", "127.0.0.1:0");
+    let database_url = crate::support::fresh_database_url();
+    let config_text = match &database_url {
+        Some(url) => config_text.replace(
+            "# database_url = \"sqlite:///var/lib/enclave/enclave.db\"",
+            &format!("database_url = {url:?}"),
+        ),
+        None => config_text,
+    };
     let config = format!("{root}/enclave.toml");
     std::fs::write(&config, config_text).expect("write config");
     std::fs::create_dir_all(format!("{root}/tls")).expect("tls dir");
@@ -162,7 +170,7 @@ fn an_operator_sets_up_users_projects_and_datasets_with_admin_commands() {
     let none = enclave(&["admin", "user", "list"]);
     assert_eq!(none.status.code(), Some(64), "{}", text(&none.stderr));
 
-    let mut server = Server::bare(dir);
+    let mut server = Server::bare(dir, database_url);
     server.serve_config(std::path::Path::new(&config));
     let ssh = |args: &[&str], stdin: Stdin<'_>| {
         server.ssh_with(

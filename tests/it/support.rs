@@ -40,68 +40,84 @@ pub fn examples_dir() -> PathBuf {
     path
 }
 
+/// The PostgreSQL test cluster started by `infra/postgres/test-cluster.sh`, when
+/// `ENCLAVE_TEST_PG_DIR` names it; otherwise tests use SQLite.
+pub fn postgres_cluster() -> Option<PathBuf> {
+    std::env::var_os("ENCLAVE_TEST_PG_DIR").map(PathBuf::from)
+}
+
+/// A fresh database for one installation: `None` (SQLite in the folder) or a
+/// new PostgreSQL database's URL.
+pub fn fresh_database_url() -> Option<String> {
+    let cluster = postgres_cluster()?;
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "t_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    let output = Command::new(repo_root().join("infra/postgres/test-cluster.sh"))
+        .arg("createdb")
+        .arg(&cluster)
+        .arg(&name)
+        .output()
+        .expect("run test-cluster.sh createdb");
+    assert!(
+        output.status.success(),
+        "createdb: {}",
+        text(&output.stderr)
+    );
+    Some(text(&output.stdout).trim().to_owned())
+}
+
 /// A running installation in a temporary folder.
 pub struct Server {
     pub dir: tempfile::TempDir,
     child: Option<Child>,
     pub ssh_port: u16,
     pub https_port: u16,
+    /// PostgreSQL URL, or `None` for SQLite in the folder.
+    pub database_url: Option<String>,
 }
 
 impl Server {
     /// `enclave demo` with a small dataset on free ports.
     pub fn demo() -> Server {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut server = Server {
-            dir,
-            child: None,
-            ssh_port: 0,
-            https_port: 0,
-        };
-        let mut command = Command::new(enclave_bin());
-        command
-            .arg("demo")
-            .arg("--dir")
-            .arg(server.path())
-            .args(["--ssh-port", "0", "--https-port", "0", "--patients", "3000"])
-            .arg("--examples")
-            .arg(examples_dir());
+        let mut server = Server::bare(tempfile::tempdir().expect("temp dir"), fresh_database_url());
+        let command = server.demo_command(&["--patients", "3000"]);
         server.spawn(command);
         server
     }
 
     /// Sets up a demo installation without serving it.
     pub fn setup_only() -> Server {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let server = Server {
-            dir,
-            child: None,
-            ssh_port: 0,
-            https_port: 0,
-        };
-        let output = Command::new(enclave_bin())
-            .arg("demo")
-            .arg("--dir")
-            .arg(server.path())
-            .args([
-                "--setup-only",
-                "--ssh-port",
-                "0",
-                "--https-port",
-                "0",
-                "--patients",
-                "1000",
-            ])
-            .arg("--examples")
-            .arg(examples_dir())
+        let server = Server::bare(tempfile::tempdir().expect("temp dir"), fresh_database_url());
+        let output = server
+            .demo_command(&["--setup-only", "--patients", "1000"])
             .output()
             .expect("run enclave demo --setup-only");
         assert!(
             output.status.success(),
             "setup failed: {}",
-            String::from_utf8_lossy(&output.stderr)
+            text(&output.stderr)
         );
         server
+    }
+
+    fn demo_command(&self, extra: &[&str]) -> Command {
+        let mut command = Command::new(enclave_bin());
+        command
+            .arg("demo")
+            .arg("--dir")
+            .arg(self.path())
+            .args(["--ssh-port", "0", "--https-port", "0"])
+            .args(extra)
+            .arg("--examples")
+            .arg(examples_dir());
+        if let Some(url) = &self.database_url {
+            command.args(["--database-url", url]);
+        }
+        command
     }
 
     /// Starts `enclave serve --dir` on the installation.
@@ -119,12 +135,34 @@ impl Server {
     }
 
     /// Wraps an installation folder that a test set up by hand.
-    pub fn bare(dir: tempfile::TempDir) -> Server {
+    pub fn bare(dir: tempfile::TempDir, database_url: Option<String>) -> Server {
         Server {
             dir,
             child: None,
             ssh_port: 0,
             https_port: 0,
+            database_url,
+        }
+    }
+
+    /// Runs SQL directly against the installation's database, as someone with
+    /// file or owner access would (`sqlite3` or `psql`).
+    pub fn sql(&self, statements: &str) -> Output {
+        match &self.database_url {
+            None => Command::new("sqlite3")
+                .arg(self.path().join("enclave.db"))
+                .arg(statements)
+                .output()
+                .expect("run sqlite3"),
+            Some(url) => psql(url, statements),
+        }
+    }
+
+    /// SQL that removes the store's append-only guards on the audit table.
+    pub fn drop_audit_guards(&self) -> &'static str {
+        match self.database_url {
+            None => "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;",
+            Some(_) => "DROP TRIGGER audit_events_no_update ON audit_events;",
         }
     }
 
@@ -345,6 +383,14 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Runs `psql` against `url` with stop-on-error.
+pub fn psql(url: &str, statements: &str) -> Output {
+    Command::new("psql")
+        .args(["-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", statements])
+        .output()
+        .expect("run psql")
 }
 
 /// What to feed `ssh` on standard input.

@@ -6,7 +6,7 @@ use std::process::Command;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::support::{Server, Stdin, assert_refused, audited, text};
+use crate::support::{Server, Stdin, assert_refused, audited, psql, text};
 
 const TRAP: &str = r#"(module (memory (export "memory") 1) (func (export "_start") unreachable))"#;
 const EXIT_3: &str = r#"(module
@@ -347,24 +347,35 @@ fn audit_verify_detects_an_altered_row() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("audit chain ok: "));
 
-    let db = server.path().join("enclave.db");
-    let sqlite = |sql: &str| {
-        Command::new("sqlite3")
-            .arg(&db)
-            .arg(sql)
-            .output()
-            .expect("run sqlite3")
-    };
     // The store itself refuses changes to the trail.
-    let out = sqlite("UPDATE audit_events SET actor = 'mallory' WHERE seq = 5;");
+    let out = server.sql("UPDATE audit_events SET actor = 'mallory' WHERE seq = 5;");
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("append-only"));
-    let out = sqlite("DELETE FROM audit_events WHERE seq = 5;");
-    assert!(!out.status.success());
-    // Someone with write access to the file can drop the trigger; verify catches the edit.
-    let out = sqlite(
-        "DROP TRIGGER audit_events_no_update; UPDATE audit_events SET actor = 'mallory' WHERE seq = 5;",
+    assert!(
+        text(&out.stderr).contains("append-only"),
+        "{}",
+        text(&out.stderr)
     );
+    let out = server.sql("DELETE FROM audit_events WHERE seq = 5;");
+    assert!(!out.status.success());
+    if let Some(url) = &server.database_url {
+        // On PostgreSQL the gateway's role lacks the privilege as well.
+        let gateway_url = url.replace("enclave_owner@", "enclave_gateway@");
+        let out = psql(
+            &gateway_url,
+            "UPDATE audit_events SET actor = 'mallory' WHERE seq = 5;",
+        );
+        assert!(
+            text(&out.stderr).contains("permission denied"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // Someone with write access to the file (or owner rights) can drop the guards;
+    // verify catches the edit.
+    let out = server.sql(&format!(
+        "{} UPDATE audit_events SET actor = 'mallory' WHERE seq = 5;",
+        server.drop_audit_guards()
+    ));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = server.enclave(&["audit", "verify"]);
     assert_eq!(out.status.code(), Some(1));
@@ -378,16 +389,10 @@ fn audit_verify_detects_an_altered_row() {
 #[test]
 fn deleting_or_reordering_audit_rows_is_detected() {
     let server = Server::setup_only();
-    let db = server.path().join("enclave.db");
-    let sqlite = |sql: &str| {
-        Command::new("sqlite3")
-            .arg(&db)
-            .arg(sql)
-            .output()
-            .expect("run sqlite3")
-    };
-    let out =
-        sqlite("DROP TRIGGER audit_events_no_delete; DELETE FROM audit_events WHERE seq = 3;");
+    let out = server.sql(&format!(
+        "{} DELETE FROM audit_events WHERE seq = 3;",
+        server.drop_audit_guards()
+    ));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = server.enclave(&["audit", "verify"]);
     assert_eq!(out.status.code(), Some(1));
@@ -398,12 +403,11 @@ fn deleting_or_reordering_audit_rows_is_detected() {
     );
 
     let other = Server::setup_only();
-    let db = other.path().join("enclave.db");
-    let out = Command::new("sqlite3")
-        .arg(&db)
-        .arg("DROP TRIGGER audit_events_no_update; UPDATE audit_events SET seq = -seq WHERE seq IN (2, 3); UPDATE audit_events SET seq = 3 WHERE seq = -2; UPDATE audit_events SET seq = 2 WHERE seq = -3;")
-        .output()
-        .expect("sqlite3");
+    let out = other.sql(&format!(
+        "{} UPDATE audit_events SET seq = -seq WHERE seq IN (2, 3); \
+         UPDATE audit_events SET seq = 3 WHERE seq = -2; UPDATE audit_events SET seq = 2 WHERE seq = -3;",
+        other.drop_audit_guards()
+    ));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = other.enclave(&["audit", "verify"]);
     assert_eq!(out.status.code(), Some(1));

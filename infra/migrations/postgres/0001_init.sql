@@ -109,3 +109,10 @@ CREATE TRIGGER audit_events_no_update BEFORE UPDATE OR DELETE ON audit_events
 CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
     FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_events FROM PUBLIC;
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'enclave_gateway') THEN
+        REVOKE UPDATE, DELETE, TRUNCATE ON audit_events FROM enclave_gateway;
+    END IF;
+END
+$$;

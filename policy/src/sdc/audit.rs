@@ -68,7 +68,8 @@ pub(crate) fn intervals(model: &Model) -> Option<Vec<Interval>> {
         let high = minimize(base.clone(), &cost)?.map_or(f64::INFINITY, |v| -v);
         out.push(Interval {
             index: *index,
-            low: low.max(0.0),
+            // `+ 0.0` turns a negative zero into zero.
+            low: low.max(0.0) + 0.0,
             high,
         });
     }

@@ -138,8 +138,21 @@ pub(crate) fn first_pseudonym_line(text: &str, min_hex_run: usize) -> Option<usi
         .position(|line| {
             line.split(|c: char| !c.is_ascii_alphanumeric())
                 .any(|token| pseudonym_like(token, min_hex_run))
+                || line
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                    .any(|token| dashed_hex(token, min_hex_run))
         })
         .map(|index| index + 1)
+}
+
+/// A dashed hexadecimal token such as a UUID: only hex digits and dashes, at least twice
+/// `min_hex_run` digits, at least one of them a letter.
+fn dashed_hex(token: &str, min_hex_run: usize) -> bool {
+    let digits = token.bytes().filter(u8::is_ascii_hexdigit).count();
+    token.contains('-')
+        && token.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+        && token.bytes().any(|b| b.is_ascii_alphabetic())
+        && digits >= 2 * min_hex_run
 }
 
 /// A token with a run of at least `min_hex_run` hexadecimal digits that includes a letter,

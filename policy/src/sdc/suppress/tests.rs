@@ -372,7 +372,7 @@ fn a_small_margin_is_suppressed_and_protected_by_another_margin() {
 }
 
 #[test]
-fn no_safe_version_when_the_whole_table_is_small() {
+fn a_small_table_total_hides_everything() {
     check(
         "a,n\nx,3\ny,4\nTotal,7\n",
         1,
@@ -382,9 +382,24 @@ fn no_safe_version_when_the_whole_table_is_small() {
         x,[REDACTED]
         y,[REDACTED]
         Total,[REDACTED]
-          x: [-0, inf]
-          y: [-0, inf]
-          Total: [-0, inf]
+          x: [0, inf]
+          y: [0, inf]
+          Total: [0, inf]
+    "#]],
+    );
+}
+
+#[test]
+fn no_safe_version_when_structural_zeros_and_known_totals_pin_the_cell() {
+    // (m, old) and (f, young) are absent, hence known zeros; the grand total 43 and f's
+    // total 40 are safe and may be published elsewhere, so m/young = 43 - 40 whatever we hide.
+    check(
+        "a,b,n\nm,young,3\nf,old,40\n",
+        2,
+        &ndb(),
+        expect![[r#"
+        reason: NoSafeSuggestion
+        no suggestion
     "#]],
     );
 }
