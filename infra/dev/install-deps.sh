@@ -9,7 +9,7 @@ packages=(
   openssh-client                                  # tests drive the real ssh client
   curl                                            # tests call the HTTPS door
   openssl                                         # tests make a TLS certificate like an operator
-  postgresql postgresql-client                    # the multi-node backend, tested on a throwaway cluster
+  postgresql                                      # the multi-node backend (server and psql), tested on a throwaway cluster
 )
 
 missing=()

@@ -195,34 +195,44 @@ impl RuleSet {
     /// # Errors
     /// [`SdcError::Rules`] naming the first out-of-range parameter.
     pub fn validate(&self) -> Result<(), SdcError> {
-        let bad = |message: String| Err(SdcError::rules("rules", 1, message));
+        self.check_ranges()
+            .map_err(|(_, message)| SdcError::rules("rules", 1, message))
+    }
+
+    /// The first out-of-range parameter: its name and what is wrong.
+    pub(crate) fn check_ranges(&self) -> Result<(), (&'static str, String)> {
+        let bad = |parameter: &'static str, message: &str| Err((parameter, message.to_owned()));
         if self.name.trim().is_empty() {
-            return bad("the rule set needs a name".into());
+            return bad("name", "the rule set needs a name");
         }
         if self.threshold == 0 || self.threshold > 1_000_000 {
-            return bad("threshold must be between 1 and 1000000".into());
+            return bad("threshold", "threshold must be between 1 and 1000000");
         }
         for rule in &self.dominance {
             if !(1..=2).contains(&rule.n) {
-                return bad("dominance n must be 1 or 2 (evidence carries top1 and top2)".into());
+                return bad("dominance", "dominance n must be 1 or 2 (evidence carries top1 and top2)");
             }
             if !(rule.k > 0.0 && rule.k <= 1.0) {
-                return bad("dominance k must be in (0, 1]".into());
+                return bad("dominance", "dominance k must be in (0, 1]");
             }
         }
         if !(0.0..1.0).contains(&self.p_percent) {
-            return bad("p_percent must be in [0, 1)".into());
+            return bad("p_percent", "p_percent must be in [0, 1)");
         }
         if self.rounding_base > 1_000_000 {
-            return bad("rounding_base must be at most 1000000".into());
+            return bad("rounding_base", "rounding_base must be at most 1000000");
         }
         if self.rounding_required && self.rounding_base < 2 {
-            return bad("rounding_required needs a rounding_base of at least 2".into());
+            return bad("rounding_required", "rounding_required needs a rounding_base of at least 2");
         }
-        if self.gates.max_bytes == 0 || self.gates.pseudonym_min_hex_run < 4 {
-            return bad(
-                "gates: max_bytes must be positive and pseudonym_min_hex_run at least 4".into(),
-            );
+        if self.gates.max_bytes == 0 || self.gates.max_bytes > 1 << 40 {
+            return bad("max_bytes", "gates.max_bytes must be between 1 and 2^40");
+        }
+        if self.gates.max_csv_rows > 1 << 40 {
+            return bad("max_csv_rows", "gates.max_csv_rows must be at most 2^40");
+        }
+        if self.gates.pseudonym_min_hex_run < 4 || self.gates.pseudonym_min_hex_run > 1024 {
+            return bad("pseudonym_min_hex_run", "gates.pseudonym_min_hex_run must be between 4 and 1024");
         }
         Ok(())
     }

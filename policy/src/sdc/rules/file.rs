@@ -62,9 +62,12 @@ impl RuleSet {
             SdcError::rules(file, line, err.message().trim().to_lowercase())
         })?;
         let rules = parsed.apply();
-        rules.validate().map_err(|err| match err {
-            SdcError::Rules { line, message, .. } => SdcError::rules(file, line, message),
-            other => other,
+        rules.check_ranges().map_err(|(parameter, message)| {
+            let line = text
+                .lines()
+                .position(|line| line.trim_start().starts_with(parameter))
+                .map_or(1, |index| index + 1);
+            SdcError::rules(file, line, message)
         })?;
         Ok(rules)
     }
@@ -82,12 +85,28 @@ impl RuleSet {
 impl RulesFile {
     fn apply(self) -> RuleSet {
         let base = self.preset.rules();
+        // A file that changes anything but keeps the preset's name would misname the rules
+        // in every record; it gets a name of its own unless it gives one.
+        let changed = self.threshold.is_some()
+            || self.zeros.is_some()
+            || self.dominance.is_some()
+            || self.p_percent.is_some()
+            || self.min_residual_dof.is_some()
+            || self.negatives.is_some()
+            || self.missing.is_some()
+            || self.min_max.is_some()
+            || self.secondary_suppression.is_some()
+            || self.totals_known_elsewhere.is_some()
+            || self.rounding_base.is_some()
+            || self.rounding_required.is_some()
+            || self.gates.is_some();
+        let default_name = if changed { format!("{}-custom", base.name) } else { base.name.clone() };
         let gates = match self.gates {
             Some(gates) => gates.apply(base.gates.clone()),
             None => base.gates.clone(),
         };
         RuleSet {
-            name: self.name.unwrap_or(base.name),
+            name: self.name.unwrap_or(default_name),
             preset: self.preset,
             threshold: self.threshold.unwrap_or(base.threshold),
             zeros: self.zeros.unwrap_or(base.zeros),
