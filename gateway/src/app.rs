@@ -3,13 +3,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use enclave_sandbox::{Sandbox, SandboxConfig};
 
 use crate::audit::Door;
 use crate::config::Config;
-use crate::service::{AdminCaller, Caller, Paths, Service, SystemClock};
+use crate::service::{AdminCaller, Caller, Paths, Service, SystemClock, WorkerIdentity};
 use crate::store::Store;
 
 /// Opens the installation described by `config`: creates folders, opens the
@@ -19,8 +20,8 @@ use crate::store::Store;
 /// When folders, database or sandbox cannot be set up.
 pub async fn open(config: &Config) -> anyhow::Result<Service> {
     let paths = Paths {
-        modules: config.state_dir.join("modules"),
-        quarantine: config.state_dir.join("quarantine"),
+        modules: config.shared_dir().join("modules"),
+        quarantine: config.shared_dir().join("quarantine"),
         work: config.state_dir.join("work"),
     };
     paths
@@ -36,13 +37,15 @@ pub async fn open(config: &Config) -> anyhow::Result<Service> {
         ..SandboxConfig::default()
     })
     .context("starting the sandbox")?;
+    let worker = WorkerIdentity::new(Duration::from_secs(config.runner.lease_seconds));
     Ok(Service::new(
         store,
         Arc::new(sandbox),
         Arc::new(SystemClock),
         paths,
         limits,
-    ))
+    )
+    .with_worker(worker))
 }
 
 /// The operator at this host's command line, as an audit actor.
@@ -56,67 +59,101 @@ pub fn cli_caller() -> AdminCaller {
     })
 }
 
-/// Addresses the doors actually listen on.
+/// What a node runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum NodeRole {
+    /// The doors (SSH, HTTPS): accept and enqueue, run no jobs.
+    Gateway,
+    /// Job workers only: claim, run, record.
+    Worker,
+    /// Both (the single-machine default).
+    All,
+}
+
+impl NodeRole {
+    fn doors(self) -> bool {
+        matches!(self, NodeRole::Gateway | NodeRole::All)
+    }
+
+    fn workers(self) -> bool {
+        matches!(self, NodeRole::Worker | NodeRole::All)
+    }
+}
+
+/// Addresses the doors actually listen on (none for a worker node).
 #[derive(Clone, Copy, Debug)]
 pub struct Bound {
     /// SSH door.
-    pub ssh: SocketAddr,
+    pub ssh: Option<SocketAddr>,
     /// HTTPS door.
-    pub https: SocketAddr,
+    pub https: Option<SocketAddr>,
 }
 
-/// Serves the installation until SIGINT or SIGTERM: SSH and HTTPS doors plus
-/// the worker pool. `on_ready` is called once both listeners are bound.
+/// Serves the installation until SIGINT or SIGTERM: the doors and/or the
+/// worker pool, per `role`. `on_ready` is called once listeners are bound.
 ///
 /// # Errors
 /// When a listener cannot be bound or a door fails.
 pub async fn serve(
     config: &Config,
     service: Service,
+    role: NodeRole,
     on_ready: impl FnOnce(Bound),
 ) -> anyhow::Result<()> {
-    let recovered = service.recover_interrupted_jobs().await?;
-    if recovered > 0 {
-        tracing::warn!(
-            recovered,
-            "jobs interrupted by the last stop were recovered"
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut bound = Bound {
+        ssh: None,
+        https: None,
+    };
+    if role.doors() {
+        let host_key = crate::ssh::load_or_create_host_key(&config.ssh.host_key)
+            .context("loading the SSH host key")?;
+        let ssh_listener = tokio::net::TcpListener::bind(config.ssh.listen)
+            .await
+            .with_context(|| format!("binding SSH on {}", config.ssh.listen))?;
+        let https_listener = std::net::TcpListener::bind(config.https.listen)
+            .with_context(|| format!("binding HTTPS on {}", config.https.listen))?;
+        https_listener.set_nonblocking(true)?;
+        bound = Bound {
+            ssh: Some(ssh_listener.local_addr()?),
+            https: Some(https_listener.local_addr()?),
+        };
+        let module_limit =
+            usize::try_from(config.limits.to_sandbox().module_bytes).unwrap_or(usize::MAX);
+        let ssh = crate::ssh::SshServer::new(service.clone(), module_limit);
+        let ssh_config = crate::ssh::server_config(host_key);
+        tasks.spawn(async move {
+            ssh.serve(ssh_listener, ssh_config)
+                .await
+                .context("SSH door failed")
+        });
+        let (cert, key) = (
+            config.https.certificate.clone(),
+            config.https.private_key.clone(),
         );
+        tasks.spawn(async move {
+            crate::http::serve(https_listener, &cert, &key)
+                .await
+                .context("HTTPS door failed")
+        });
     }
-    let host_key = crate::ssh::load_or_create_host_key(&config.ssh.host_key)
-        .context("loading the SSH host key")?;
-    let ssh_listener = tokio::net::TcpListener::bind(config.ssh.listen)
-        .await
-        .with_context(|| format!("binding SSH on {}", config.ssh.listen))?;
-    let https_listener = std::net::TcpListener::bind(config.https.listen)
-        .with_context(|| format!("binding HTTPS on {}", config.https.listen))?;
-    https_listener.set_nonblocking(true)?;
-    let bound = Bound {
-        ssh: ssh_listener.local_addr()?,
-        https: https_listener.local_addr()?,
-    };
-
-    let module_limit =
-        usize::try_from(config.limits.to_sandbox().module_bytes).unwrap_or(usize::MAX);
-    let ssh = crate::ssh::SshServer::new(service.clone(), module_limit);
-    let ssh_task = tokio::spawn(ssh.serve(ssh_listener, crate::ssh::server_config(host_key)));
-    let (cert, key) = (
-        config.https.certificate.clone(),
-        config.https.private_key.clone(),
-    );
-    let https_task =
-        tokio::spawn(async move { crate::http::serve(https_listener, &cert, &key).await });
-    let workers = crate::runner::spawn_workers(&service, config.runner.workers);
+    if role.workers() {
+        let recovered = service.recover_interrupted_jobs().await?;
+        if recovered > 0 {
+            tracing::warn!(
+                recovered,
+                "jobs interrupted by the last stop were recovered"
+            );
+        }
+        for handle in crate::runner::spawn_workers(&service, config.runner.workers) {
+            tasks.spawn(async move { handle.await.context("worker stopped") });
+        }
+    }
     on_ready(bound);
-
-    let result = tokio::select! {
-        result = ssh_task => result.context("SSH door stopped").and_then(|r| r.context("SSH door failed")),
-        result = https_task => result.context("HTTPS door stopped").and_then(|r| r),
+    tokio::select! {
+        Some(result) = tasks.join_next() => result.context("task panicked").and_then(|r| r),
         () = shutdown_signal() => Ok(()),
-    };
-    for worker in workers {
-        worker.abort();
     }
-    result
 }
 
 async fn shutdown_signal() {

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use enclave_policy::{Role, RoleSet};
 
-use crate::app;
+use crate::app::{self, NodeRole};
 use crate::audit::Verifier;
 use crate::config::{Config, ConfigError};
 use crate::demo::{DemoOptions, banner, prepare};
@@ -62,6 +62,9 @@ enum Top {
     Serve {
         #[command(flatten)]
         target: Target,
+        /// What this node runs: the doors, job workers, or both.
+        #[arg(long, value_enum, default_value = "all")]
+        role: NodeRole,
     },
     /// Create or upgrade the database schema.
     Migrate {
@@ -302,20 +305,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let dir = std::path::absolute(&dir)?;
-            app::serve(&config, service, |bound| {
-                println!("{}", banner(&dir, bound));
+            app::serve(&config, service, NodeRole::All, |bound| {
+                if let (Some(ssh), Some(https)) = (bound.ssh, bound.https) {
+                    println!("{}", banner(&dir, ssh, https));
+                }
             })
             .await?;
             Ok(ExitCode::SUCCESS)
         }
-        Top::Serve { target } => {
+        Top::Serve { target, role } => {
             let config = target.load()?;
             let service = app::open(&config).await?;
-            app::serve(&config, service, |bound| {
-                println!(
-                    "ssh listening on {}\nhttps listening on {}",
-                    bound.ssh, bound.https
-                );
+            app::serve(&config, service, role, |bound| {
+                if let Some(ssh) = bound.ssh {
+                    println!("ssh listening on {ssh}");
+                }
+                if let Some(https) = bound.https {
+                    println!("https listening on {https}");
+                }
+                if role != NodeRole::Gateway {
+                    println!("worker ready");
+                }
             })
             .await?;
             Ok(ExitCode::SUCCESS)

@@ -16,8 +16,13 @@ pub const CONFIG_FILE: &str = "enclave.toml";
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Folder for modules, quarantine and job scratch space.
+    /// Folder for job scratch space (local to this node), and by default for
+    /// modules and quarantined outputs.
     pub state_dir: PathBuf,
+    /// Folder every node can read and write (modules, quarantined outputs);
+    /// defaults to `state_dir`. Several nodes on PostgreSQL must share it.
+    #[serde(default)]
+    pub shared_dir: Option<PathBuf>,
     /// Database URL (`sqlite:` or `postgres:`); defaults to `sqlite://STATE_DIR/enclave.db`.
     #[serde(default)]
     pub database_url: Option<String>,
@@ -57,15 +62,21 @@ pub struct HttpsConfig {
 
 /// Job workers.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct RunnerConfig {
     /// Jobs run at once (1–64).
     pub workers: u32,
+    /// How long a worker holds a job without renewing its lease (2–3600 s).
+    /// A job whose worker died is re-queued once its lease expires.
+    pub lease_seconds: u64,
 }
 
 impl Default for RunnerConfig {
     fn default() -> Self {
-        RunnerConfig { workers: 2 }
+        RunnerConfig {
+            workers: 2,
+            lease_seconds: 30,
+        }
     }
 }
 
@@ -179,6 +190,11 @@ impl Config {
         Config::load(&dir.join(CONFIG_FILE))
     }
 
+    /// The folder shared by every node.
+    pub fn shared_dir(&self) -> &Path {
+        self.shared_dir.as_deref().unwrap_or(&self.state_dir)
+    }
+
     /// The database URL in effect.
     pub fn database_url(&self) -> String {
         self.database_url
@@ -187,6 +203,11 @@ impl Config {
     }
 
     fn resolve(&mut self, base: &Path) {
+        if let Some(shared) = &mut self.shared_dir
+            && shared.is_relative()
+        {
+            *shared = base.join(&*shared);
+        }
         for path in [
             &mut self.state_dir,
             &mut self.ssh.host_key,
@@ -203,6 +224,9 @@ impl Config {
         let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
         if !(1..=64).contains(&self.runner.workers) {
             return invalid("runner.workers must be between 1 and 64");
+        }
+        if !(2..=3600).contains(&self.runner.lease_seconds) {
+            return invalid("runner.lease_seconds must be between 2 and 3600");
         }
         let l = &self.limits;
         if l.wall_time_seconds == 0 || l.wall_time_seconds > 24 * 3600 {

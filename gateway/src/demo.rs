@@ -178,9 +178,9 @@ fn install_examples(dir: &Path, examples: Option<&Path>) -> anyhow::Result<()> {
 }
 
 /// What the demo prints once it listens.
-pub fn banner(dir: &Path, bound: crate::app::Bound) -> String {
+pub fn banner(dir: &Path, ssh: std::net::SocketAddr, https: std::net::SocketAddr) -> String {
     let dir = dir.display();
-    let port = bound.ssh.port();
+    let port = ssh.port();
     format!(
         "\nenclave demo is running (Ctrl-C to stop)\n\
          ssh listening on {ssh}\nhttps listening on {https}\n\n\
@@ -193,7 +193,7 @@ pub fn banner(dir: &Path, bound: crate::app::Bound) -> String {
          other users: bob (researcher, no project), carol and dave (checkers), erin (compliance), root (admin)\n\
          health: curl -k https://{https}/healthz   (certificate fingerprint in {dir}/tls/fingerprint.txt)\n\
          audit:  enclave audit verify --dir {dir}\n",
-        ssh = bound.ssh,
-        https = bound.https,
+        ssh = ssh,
+        https = https,
     )
 }

@@ -6,9 +6,21 @@ use std::time::Duration;
 
 use crate::service::Service;
 
-/// Starts `workers` worker tasks.
+/// Starts `workers` worker tasks and one task that re-queues jobs whose
+/// worker (on any node) stopped renewing its lease.
 pub fn spawn_workers(service: &Service, workers: u32) -> Vec<tokio::task::JoinHandle<()>> {
-    (0..workers)
+    let reaper = {
+        let service = service.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(error) = service.reap_expired_leases().await {
+                    tracing::error!(%error, "could not recover expired leases");
+                }
+                tokio::time::sleep(service.lease_check_interval()).await;
+            }
+        })
+    };
+    let mut handles: Vec<tokio::task::JoinHandle<()>> = (0..workers)
         .map(|index| {
             let service = service.clone();
             tokio::spawn(async move {
@@ -24,5 +36,7 @@ pub fn spawn_workers(service: &Service, workers: u32) -> Vec<tokio::task::JoinHa
                 }
             })
         })
-        .collect()
+        .collect();
+    handles.push(reaper);
+    handles
 }

@@ -6,6 +6,7 @@
 //! test command in `infra/dev/test.sh` builds both first.
 
 mod installation;
+mod multinode;
 mod restart;
 mod support;
 mod vertical_slice;

@@ -49,7 +49,11 @@ pub fn postgres_cluster() -> Option<PathBuf> {
 /// A fresh database for one installation: `None` (SQLite in the folder) or a
 /// new PostgreSQL database's URL.
 pub fn fresh_database_url() -> Option<String> {
-    let cluster = postgres_cluster()?;
+    postgres_cluster().map(|cluster| database_in(&cluster))
+}
+
+/// Creates a new database in the test cluster at `cluster` and returns its owner URL.
+pub fn database_in(cluster: &Path) -> String {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let name = format!(
         "t_{}_{}",
@@ -58,7 +62,7 @@ pub fn fresh_database_url() -> Option<String> {
     );
     let output = Command::new(repo_root().join("infra/postgres/test-cluster.sh"))
         .arg("createdb")
-        .arg(&cluster)
+        .arg(cluster)
         .arg(&name)
         .output()
         .expect("run test-cluster.sh createdb");
@@ -67,7 +71,51 @@ pub fn fresh_database_url() -> Option<String> {
         "createdb: {}",
         text(&output.stderr)
     );
-    Some(text(&output.stdout).trim().to_owned())
+    text(&output.stdout).trim().to_owned()
+}
+
+/// A PostgreSQL cluster for one test: the shared one named by
+/// `ENCLAVE_TEST_PG_DIR`, or a throwaway one started (and stopped) here.
+pub struct PgCluster {
+    pub dir: PathBuf,
+    owned: Option<tempfile::TempDir>,
+}
+
+impl PgCluster {
+    pub fn ensure() -> PgCluster {
+        if let Some(dir) = postgres_cluster() {
+            return PgCluster { dir, owned: None };
+        }
+        let temp = tempfile::Builder::new()
+            .prefix("enclave-pg")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
+        let output = Command::new(repo_root().join("infra/postgres/test-cluster.sh"))
+            .arg("start")
+            .arg(temp.path())
+            .output()
+            .expect("run test-cluster.sh start");
+        assert!(
+            output.status.success(),
+            "start cluster: {}",
+            text(&output.stderr)
+        );
+        PgCluster {
+            dir: temp.path().to_owned(),
+            owned: Some(temp),
+        }
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        if self.owned.is_some() {
+            let _ = Command::new(repo_root().join("infra/postgres/test-cluster.sh"))
+                .arg("stop")
+                .arg(&self.dir)
+                .output();
+        }
+    }
 }
 
 /// A running installation in a temporary folder.
@@ -91,7 +139,12 @@ impl Server {
 
     /// Sets up a demo installation without serving it.
     pub fn setup_only() -> Server {
-        let server = Server::bare(tempfile::tempdir().expect("temp dir"), fresh_database_url());
+        Server::setup_only_with(fresh_database_url())
+    }
+
+    /// Sets up a demo installation on the given database without serving it.
+    pub fn setup_only_with(database_url: Option<String>) -> Server {
+        let server = Server::bare(tempfile::tempdir().expect("temp dir"), database_url);
         let output = server
             .demo_command(&["--setup-only", "--patients", "1000"])
             .output()

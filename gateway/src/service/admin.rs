@@ -462,7 +462,7 @@ impl Service {
 
     async fn commit_with(&self, mut tx: WriteTx, record: NewEvent) -> Result<(), ServiceError> {
         self.record_in(&mut tx, record).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(())
     }
 

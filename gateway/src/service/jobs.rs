@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Caller, Service, ServiceError, detail, event};
 use crate::audit::Outcome;
-use crate::store::{JobRow, NewJob, Store, StoreError};
+use crate::store::{JobRow, NewJob, Store};
 
 /// A job submission as the doors parse it.
 #[derive(Clone, Debug)]
@@ -154,7 +154,7 @@ impl Service {
         let mut tx = self.store.begin_write().await?;
         Store::insert_job(&mut tx, &job).await?;
         self.record_in(&mut tx, record).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         self.work_ready.notify_one();
         Ok(id)
     }

@@ -127,6 +127,30 @@ pub struct Service {
     paths: Paths,
     limits: SandboxLimits,
     work_ready: Arc<Notify>,
+    worker: WorkerIdentity,
+}
+
+/// Who this process is when it runs jobs, and how long its hold on a job lasts
+/// without a heartbeat.
+#[derive(Clone, Debug)]
+pub struct WorkerIdentity {
+    /// Unique per process: `<host>/<random>`.
+    pub id: String,
+    /// Lease length; heartbeats renew it every third of this.
+    pub lease: std::time::Duration,
+}
+
+impl WorkerIdentity {
+    /// A fresh identity for this process.
+    pub fn new(lease: std::time::Duration) -> WorkerIdentity {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map_or_else(|_| "host".to_owned(), |h| h.trim().to_owned());
+        let nonce: [u8; 4] = rand::random();
+        WorkerIdentity {
+            id: format!("{host}/{}", hex::encode(nonce)),
+            lease,
+        }
+    }
 }
 
 impl Service {
@@ -145,7 +169,15 @@ impl Service {
             paths,
             limits,
             work_ready: Arc::new(Notify::new()),
+            worker: WorkerIdentity::new(std::time::Duration::from_secs(30)),
         }
+    }
+
+    /// Sets this process's worker identity and lease length.
+    #[must_use]
+    pub fn with_worker(mut self, worker: WorkerIdentity) -> Service {
+        self.worker = worker;
+        self
     }
 
     /// The store, for read-only tooling (audit verification).
@@ -166,7 +198,7 @@ impl Service {
     async fn record(&self, event: NewEvent) -> Result<(), ServiceError> {
         let mut tx = self.store.begin_write().await?;
         Store::append_audit(&mut tx, &event, self.now()).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(())
     }
 

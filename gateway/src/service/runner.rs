@@ -9,11 +9,12 @@ use enclave_sandbox::{JobSpec, Outcome as RunOutcome, RunOutput};
 
 use super::{Service, ServiceError, detail};
 use crate::audit::{Door, NewEvent, Outcome};
-use crate::store::{JobRow, OutputRow, RunResult, Store, StoreError};
+use crate::store::{Backend, JobRow, Lease, OutputRow, RunResult, Store, WriteTx};
 
-/// How many times a job interrupted by a stopped gateway is started again
-/// before it is failed. Runs are deterministic, so a rerun is safe.
-const MAX_ATTEMPTS: i64 = 2;
+/// How many times a job is started before a lost worker fails it instead of
+/// re-queueing it. Runs are deterministic, so a rerun is safe; the cap stops a
+/// module that kills its worker from doing so forever.
+const MAX_ATTEMPTS: i64 = 3;
 
 impl Service {
     /// Waits until a job may be ready (a submission, or `timeout`).
@@ -21,36 +22,78 @@ impl Service {
         let _ = tokio::time::timeout(timeout, self.work_ready.notified()).await;
     }
 
-    /// Puts jobs left `running` by a stopped process back in the queue (or
-    /// fails them after [`MAX_ATTEMPTS`]). Call once at start-up, before workers run.
+    /// Single-node start-up (SQLite): jobs left `running` by the previous
+    /// process cannot still be running anywhere, so they are re-queued (or
+    /// failed after [`MAX_ATTEMPTS`]) at once. On PostgreSQL other nodes may be
+    /// running them, so only expired leases are recovered ([`Service::reap_expired_leases`]).
     ///
     /// # Errors
     /// When the store fails.
     pub async fn recover_interrupted_jobs(&self) -> Result<usize, ServiceError> {
+        if self.store.backend() != Backend::Sqlite {
+            return Ok(0);
+        }
         let mut tx = self.store.begin_write().await?;
         let running = Store::running_jobs(&mut tx).await?;
         for job in &running {
-            let mut record = system_event("job.recover", job);
-            if job.attempts < MAX_ATTEMPTS {
-                Store::requeue_job(&mut tx, &job.id).await?;
-                detail(&mut record, "result", "requeued");
-            } else {
-                let result = RunResult {
-                    state: "failed",
-                    reason: "interrupted: gateway stopped during the run".into(),
-                    exit_code: None,
-                    usage: "null".into(),
-                    finished_at: self.now_text()?,
-                };
-                Store::finish_job(&mut tx, &job.id, &result).await?;
-                record.outcome = Outcome::Error;
-                detail(&mut record, "result", "failed");
-            }
-            detail(&mut record, "attempts", job.attempts);
-            self.record_in(&mut tx, record).await?;
+            self.requeue_or_fail(
+                &mut tx,
+                job,
+                "job.recover",
+                "gateway stopped during the run",
+            )
+            .await?;
         }
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(running.len())
+    }
+
+    /// How often to look for expired leases.
+    pub fn lease_check_interval(&self) -> std::time::Duration {
+        self.worker.lease / 2
+    }
+
+    /// Re-queues (or fails) running jobs whose worker stopped renewing its lease.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn reap_expired_leases(&self) -> Result<usize, ServiceError> {
+        let mut tx = self.store.begin_write().await?;
+        let expired = Store::expired_leases(&mut tx, &self.now_text()?).await?;
+        for job in &expired {
+            self.requeue_or_fail(&mut tx, job, "job.lease_expired", "worker lost")
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(expired.len())
+    }
+
+    async fn requeue_or_fail(
+        &self,
+        tx: &mut WriteTx,
+        job: &JobRow,
+        action: &str,
+        why: &str,
+    ) -> Result<(), ServiceError> {
+        let mut record = system_event(action, job, &self.worker.id);
+        detail(&mut record, "attempts", job.attempts);
+        detail(&mut record, "lost_worker", job.worker_id.clone());
+        if job.attempts < MAX_ATTEMPTS {
+            Store::requeue_job(tx, &job.id).await?;
+            detail(&mut record, "result", "requeued");
+        } else {
+            let result = RunResult {
+                state: "failed",
+                reason: format!("interrupted: {why} after {} attempts", job.attempts),
+                exit_code: None,
+                usage: "null".into(),
+                finished_at: self.now_text()?,
+            };
+            Store::finish_job(tx, &job.id, &result, None).await?;
+            record.outcome = Outcome::Error;
+            detail(&mut record, "result", "failed");
+        }
+        self.record_in(tx, record).await
     }
 
     /// Claims and runs the oldest queued job. Returns false when the queue was empty.
@@ -59,18 +102,29 @@ impl Service {
     /// When the store fails; sandbox failures end the job, not the worker.
     pub async fn run_next_job(&self) -> Result<bool, ServiceError> {
         let mut tx = self.store.begin_write().await?;
-        let Some(job) = Store::claim_next_job(&mut tx, &self.now_text()?).await? else {
+        let now = self.now();
+        let lease_until = crate::store::format_time(now + self.worker.lease)?;
+        let Some(job) =
+            Store::claim_next_job(&mut tx, &self.now_text()?, &self.worker.id, &lease_until)
+                .await?
+        else {
             return Ok(false);
         };
-        let mut record = system_event("job.start", &job);
+        let lease = Lease {
+            worker_id: self.worker.id.clone(),
+            attempt: job.attempts,
+        };
+        let mut record = system_event("job.start", &job, &self.worker.id);
         detail(&mut record, "attempt", job.attempts);
         self.record_in(&mut tx, record).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
 
+        let heartbeat = self.spawn_heartbeat(job.id.clone(), lease.clone());
         let result = match self.recheck(&job).await? {
             Ok(authorized) => self.execute(&job, authorized).await,
             Err(reason) => Ok(Finished::refused(reason)),
         };
+        heartbeat.abort();
         let finished = match result {
             Ok(finished) => finished,
             Err(error) => {
@@ -78,8 +132,34 @@ impl Service {
                 Finished::refused(format!("error: {error}"))
             }
         };
-        self.complete(&job, finished).await?;
+        self.complete(&job, &lease, finished).await?;
         Ok(true)
+    }
+
+    /// Renews the lease every third of its length while the job runs.
+    fn spawn_heartbeat(&self, job_id: String, lease: Lease) -> tokio::task::JoinHandle<()> {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let period = service.worker.lease / 3;
+            loop {
+                tokio::time::sleep(period).await;
+                let renewed = async {
+                    let until = crate::store::format_time(service.now() + service.worker.lease)?;
+                    let mut tx = service.store.begin_write().await?;
+                    let held = Store::extend_lease(&mut tx, &job_id, &lease, &until).await?;
+                    tx.commit().await?;
+                    Ok::<bool, ServiceError>(held)
+                };
+                match renewed.await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(job = %job_id, "lease lost; the result of this run will be discarded");
+                        return;
+                    }
+                    Err(error) => tracing::warn!(job = %job_id, %error, "heartbeat failed"),
+                }
+            }
+        })
     }
 
     /// Policy is asked again at run time: the project may have expired or the
@@ -175,7 +255,12 @@ impl Service {
         Ok(finished)
     }
 
-    async fn complete(&self, job: &JobRow, finished: Finished) -> Result<(), ServiceError> {
+    async fn complete(
+        &self,
+        job: &JobRow,
+        lease: &Lease,
+        finished: Finished,
+    ) -> Result<(), ServiceError> {
         let result = RunResult {
             state: finished.state,
             reason: finished.reason.clone(),
@@ -183,7 +268,7 @@ impl Service {
             usage: finished.usage.to_string(),
             finished_at: self.now_text()?,
         };
-        let mut record = system_event("job.finish", job);
+        let mut record = system_event("job.finish", job, &self.worker.id);
         record.outcome = if finished.state == "succeeded" {
             Outcome::Ok
         } else {
@@ -200,12 +285,21 @@ impl Service {
         detail(&mut record, "outputs", names);
         detail(&mut record, "rejected_outputs", finished.rejected);
         let mut tx = self.store.begin_write().await?;
+        if !Store::finish_job(&mut tx, &job.id, &result, Some(lease)).await? {
+            // Another worker took the job over after this one's lease expired:
+            // its run is the one that counts. Keep a record of the discarded run.
+            drop(tx);
+            let mut record = system_event("job.result_discarded", job, &self.worker.id);
+            record.outcome = Outcome::Error;
+            detail(&mut record, "attempt", lease.attempt);
+            detail(&mut record, "reason", "lease lost before completion");
+            return self.record(record).await;
+        }
         for output in &finished.outputs {
             Store::insert_output(&mut tx, &job.id, output).await?;
         }
-        Store::finish_job(&mut tx, &job.id, &result).await?;
         self.record_in(&mut tx, record).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(())
     }
 }
@@ -303,9 +397,9 @@ async fn quarantine(dir: &Path, job_id: &str, run: &RunOutput) -> std::io::Resul
     Ok(rows)
 }
 
-fn system_event(action: &str, job: &JobRow) -> NewEvent {
+fn system_event(action: &str, job: &JobRow, worker: &str) -> NewEvent {
     NewEvent {
-        actor: "enclave".into(),
+        actor: format!("worker:{worker}"),
         role: "-".into(),
         door: Door::System,
         source: "-".into(),

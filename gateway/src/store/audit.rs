@@ -7,7 +7,7 @@ use time::format_description::well_known::Rfc3339;
 use super::{Backend, Store, StoreError, WriteTx, corrupt};
 
 /// Advisory-lock key that serializes audit appends on PostgreSQL.
-const AUDIT_LOCK_KEY: i64 = 0x656e_636c_6176_65; // "enclave"
+const AUDIT_LOCK_KEY: i64 = 0x0065_6e63_6c61_7665; // "enclave"
 use crate::audit::{GENESIS_HASH, NewEvent, StoredEvent, seal};
 
 impl Store {

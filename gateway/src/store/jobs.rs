@@ -75,6 +75,20 @@ pub struct JobRow {
     pub started_at: Option<String>,
     /// End time.
     pub finished_at: Option<String>,
+    /// Worker holding (or last holding) the job.
+    pub worker_id: Option<String>,
+    /// When the current holder's lease ends.
+    pub lease_expires_at: Option<String>,
+}
+
+/// A worker's hold on one attempt of a running job: the fencing token that
+/// completion and heartbeats must present.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// Worker id.
+    pub worker_id: String,
+    /// Attempt number the worker is running.
+    pub attempt: i64,
 }
 
 /// A quarantined output.
@@ -109,7 +123,7 @@ pub struct RunResult {
 
 const JOB_COLUMNS: &str = "id, project, submitter, name, module_sha256, module_size, args, \
     dataset, dataset_version, limits, seed, state, reason, exit_code, usage, attempts, \
-    submitted_at, started_at, finished_at";
+    submitted_at, started_at, finished_at, worker_id, lease_expires_at";
 
 fn job_from_row(row: &AnyRow) -> Result<JobRow, StoreError> {
     Ok(JobRow {
@@ -132,6 +146,8 @@ fn job_from_row(row: &AnyRow) -> Result<JobRow, StoreError> {
         submitted_at: row.try_get("submitted_at")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
+        worker_id: row.try_get("worker_id")?,
+        lease_expires_at: row.try_get("lease_expires_at")?,
     })
 }
 
@@ -192,11 +208,17 @@ impl Store {
         rows.iter().map(job_from_row).collect()
     }
 
-    /// Marks the oldest queued job as running and returns it.
+    /// Marks the oldest queued job as running under `worker_id` until
+    /// `lease_until` and returns it.
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn claim_next_job(tx: &mut WriteTx, now: &str) -> Result<Option<JobRow>, StoreError> {
+    pub async fn claim_next_job(
+        tx: &mut WriteTx,
+        now: &str,
+        worker_id: &str,
+        lease_until: &str,
+    ) -> Result<Option<JobRow>, StoreError> {
         let sql = match tx.backend {
             Backend::Sqlite => {
                 "SELECT id FROM jobs WHERE state = 'queued' ORDER BY submitted_at, id LIMIT 1"
@@ -212,10 +234,12 @@ impl Store {
         };
         let id: String = row.try_get("id")?;
         sqlx::query(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = $1 \
-             WHERE id = $2",
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = $1, \
+             worker_id = $2, lease_expires_at = $3 WHERE id = $4",
         )
         .bind(now)
+        .bind(worker_id)
+        .bind(lease_until)
         .bind(&id)
         .execute(tx.conn())
         .await?;
@@ -244,14 +268,19 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn requeue_job(tx: &mut WriteTx, id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE jobs SET state = 'queued', started_at = NULL WHERE id = $1")
-            .bind(id)
-            .execute(tx.conn())
-            .await?;
+        sqlx::query(
+            "UPDATE jobs SET state = 'queued', started_at = NULL, lease_expires_at = NULL \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
         Ok(())
     }
 
-    /// Records how a job ended.
+    /// Records how a running job ended. With a `lease`, only if that lease is
+    /// still the job's current one; returns false (and changes nothing) when
+    /// the lease was lost, so a job completes at most once.
     ///
     /// # Errors
     /// When the database fails.
@@ -259,10 +288,15 @@ impl Store {
         tx: &mut WriteTx,
         id: &str,
         result: &RunResult,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE jobs SET state = $1, reason = $2, exit_code = $3, usage = $4, finished_at = $5 \
-             WHERE id = $6",
+        lease: Option<&Lease>,
+    ) -> Result<bool, StoreError> {
+        let (worker, attempt) = lease.map_or((None, None), |l| {
+            (Some(l.worker_id.as_str()), Some(l.attempt))
+        });
+        let done = sqlx::query(
+            "UPDATE jobs SET state = $1, reason = $2, exit_code = $3, usage = $4, finished_at = $5, \
+             lease_expires_at = NULL WHERE id = $6 AND state = 'running' \
+             AND ($7 IS NULL OR (worker_id = $7 AND attempts = $8))",
         )
         .bind(result.state)
         .bind(&result.reason)
@@ -270,9 +304,50 @@ impl Store {
         .bind(&result.usage)
         .bind(&result.finished_at)
         .bind(id)
+        .bind(worker)
+        .bind(attempt)
         .execute(tx.conn())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Extends a running job's lease if `lease` still holds it.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn extend_lease(
+        tx: &mut WriteTx,
+        id: &str,
+        lease: &Lease,
+        lease_until: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET lease_expires_at = $1 WHERE id = $2 AND state = 'running' \
+             AND worker_id = $3 AND attempts = $4",
+        )
+        .bind(lease_until)
+        .bind(id)
+        .bind(&lease.worker_id)
+        .bind(lease.attempt)
+        .execute(tx.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Running jobs whose lease ended before `now` (their worker died or hung).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn expired_leases(tx: &mut WriteTx, now: &str) -> Result<Vec<JobRow>, StoreError> {
+        let sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'running' \
+             AND lease_expires_at IS NOT NULL AND lease_expires_at < $1 ORDER BY id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now)
+            .fetch_all(tx.conn())
+            .await?;
+        rows.iter().map(job_from_row).collect()
     }
 
     /// Records one quarantined output of a job.

@@ -19,7 +19,7 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::{Any, AnyConnection, AnyPool, Executor};
 
 pub use audit::format_time;
-pub use jobs::{JobRow, NewJob, OutputRow, RunResult};
+pub use jobs::{JobRow, Lease, NewJob, OutputRow, RunResult};
 pub use registry::{DatasetRow, ProjectRow, UserRow, parse_date};
 
 /// Which database server is behind the store.

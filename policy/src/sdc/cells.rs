@@ -26,14 +26,14 @@ pub(crate) fn check_count(count: f64, rules: &RuleSet) -> Vec<Reason> {
     } else if count < rules.threshold as f64 {
         reasons.push(threshold_reason("count", rules.threshold));
     }
-    if let Some(base) = rules.rounding().filter(|_| rules.rounding_required) {
-        if count % base as f64 != 0.0 {
-            reasons.push(Reason::new(
-                ReasonCode::Unrounded,
-                Verdict::Fail,
-                format!("count is not rounded to a multiple of {base}"),
-            ));
-        }
+    if let Some(base) = rules.rounding().filter(|_| rules.rounding_required)
+        && count % base as f64 != 0.0
+    {
+        reasons.push(Reason::new(
+            ReasonCode::Unrounded,
+            Verdict::Fail,
+            format!("count is not rounded to a multiple of {base}"),
+        ));
     }
     reasons
 }

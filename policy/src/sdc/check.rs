@@ -23,6 +23,9 @@ pub(crate) struct Context<'a> {
     pub ledger: &'a Ledger,
 }
 
+/// Evidence rows by the cell's dimension values.
+type EvidenceMap = BTreeMap<Vec<String>, crate::sdc::table::Evidence>;
+
 /// What a table check yields.
 struct TableResult {
     cells: Vec<CellRecord>,
@@ -82,7 +85,15 @@ pub(crate) fn check_output(
                 _ => infer_spec(name, counts)?,
             };
             let result = check_table(ctx, name, counts, &spec, None)?;
-            cells = result.cells;
+            // The counts file carries its own suggestion; the image has none.
+            cells = result
+                .cells
+                .into_iter()
+                .map(|cell| CellRecord {
+                    suppressed: None,
+                    ..cell
+                })
+                .collect();
             reasons.extend(result.reasons);
             reasons.push(Reason::new(
                 ReasonCode::FigureReview,
@@ -146,10 +157,7 @@ fn check_table(
     file: &str,
     bytes: &[u8],
     spec: &TableSpec,
-    magnitude: Option<(
-        Statistic,
-        Option<&BTreeMap<Vec<String>, crate::sdc::table::Evidence>>,
-    )>,
+    magnitude: Option<(Statistic, Option<&EvidenceMap>)>,
 ) -> Result<TableResult, SdcError> {
     let rules = ctx.rules;
     let kind = if magnitude.is_some() {

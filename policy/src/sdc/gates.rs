@@ -47,11 +47,7 @@ const TEXT_EXTENSIONS: [&str; 6] = ["csv", "txt", "md", "json", "svg", "tsv"];
 pub(crate) fn check_file(file: &str, bytes: &[u8], gates: &FileGates) -> Vec<Reason> {
     let mut reasons = Vec::new();
     let extension = extension(file);
-    if !gates
-        .allowed_extensions
-        .iter()
-        .any(|allowed| *allowed == extension)
-    {
+    if !gates.allowed_extensions.contains(&extension) {
         reasons.push(Reason::new(
             ReasonCode::FileType,
             Verdict::Fail,
@@ -66,22 +62,33 @@ pub(crate) fn check_file(file: &str, bytes: &[u8], gates: &FileGates) -> Vec<Rea
         ));
     }
     if extension == "csv" {
-        if let Ok(csv) = read_csv(file, bytes) {
-            if csv.records.len() as u64 > gates.max_csv_rows {
+        let parsed = read_csv(file, bytes).ok();
+        // A CSV the reader rejects is still counted, by lines, so size limits hold.
+        let rows = parsed.as_ref().map_or_else(
+            || {
+                bytes
+                    .iter()
+                    .filter(|b| **b == b'\n')
+                    .count()
+                    .saturating_sub(1)
+            },
+            |csv| csv.records.len(),
+        );
+        if rows as u64 > gates.max_csv_rows {
+            reasons.push(Reason::new(
+                ReasonCode::TooManyRows,
+                Verdict::Fail,
+                format!("more than {} rows", gates.max_csv_rows),
+            ));
+        }
+        let header = parsed.map(|csv| csv.header).unwrap_or_default();
+        if gates.identifier_columns {
+            for name in header.iter().filter(|name| looks_like_identifier(name)) {
                 reasons.push(Reason::new(
-                    ReasonCode::TooManyRows,
+                    ReasonCode::IdentifierColumn,
                     Verdict::Fail,
-                    format!("more than {} rows", gates.max_csv_rows),
+                    format!("column {name:?} looks like a person identifier"),
                 ));
-            }
-            if gates.identifier_columns {
-                for name in csv.header.iter().filter(|name| looks_like_identifier(name)) {
-                    reasons.push(Reason::new(
-                        ReasonCode::IdentifierColumn,
-                        Verdict::Fail,
-                        format!("column {name:?} looks like a person identifier"),
-                    ));
-                }
             }
         }
     }

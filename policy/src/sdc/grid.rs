@@ -38,6 +38,8 @@ impl State {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Grid {
     levels: Vec<Vec<String>>,
+    /// Level name → position, per dimension.
+    positions: Vec<BTreeMap<String, usize>>,
     strides: Vec<usize>,
     len: usize,
 }
@@ -48,10 +50,11 @@ impl Grid {
     pub(crate) fn from_table(table: &Table) -> Option<Grid> {
         let dims = table.spec.dimensions.len();
         let mut levels: Vec<Vec<String>> = vec![Vec::new(); dims];
-        let mut seen: Vec<BTreeMap<&str, ()>> = vec![BTreeMap::new(); dims];
+        let mut positions: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new(); dims];
         for row in &table.rows {
             for (d, value) in row.dims.iter().enumerate() {
-                if *value != table.spec.total_label && seen[d].insert(value, ()).is_none() {
+                if *value != table.spec.total_label && !positions[d].contains_key(value) {
+                    positions[d].insert(value.clone(), levels[d].len());
                     levels[d].push(value.clone());
                 }
             }
@@ -66,6 +69,7 @@ impl Grid {
             }
         }
         Some(Grid {
+            positions,
             levels,
             strides,
             len,
@@ -107,7 +111,7 @@ impl Grid {
             if value == total_label {
                 coords.push(self.total(d));
             } else {
-                coords.push(self.levels[d].iter().position(|level| level == value)?);
+                coords.push(*self.positions[d].get(value)?);
             }
         }
         Some(self.index(&coords))
@@ -138,7 +142,7 @@ impl Grid {
         for d in 0..self.dims() {
             let stride = self.strides[d];
             for start in 0..self.len {
-                if (start / stride) % self.size(d) == 0 {
+                if (start / stride).is_multiple_of(self.size(d)) {
                     out.push((0..self.size(d)).map(|p| start + p * stride).collect());
                 }
             }
@@ -162,7 +166,7 @@ impl Model {
             let stride = self.grid.strides[d];
             let size = self.grid.size(d);
             for start in 0..self.grid.len() {
-                if (start / stride) % size == 0 {
+                if (start / stride).is_multiple_of(size) {
                     let sum: f64 = (0..size - 1).map(|p| self.values[start + p * stride]).sum();
                     self.values[start + (size - 1) * stride] = sum;
                 }

@@ -17,7 +17,8 @@
 //!
 //! Invariant: no I/O, no clock, no environment, no randomness, no logging.
 //! Invariant: evidence files are recorded as `evidence` with verdict `fail`: never released.
-//! Invariant: a file without a manifest entry is `other` (people only, every gate applies).
+//! Invariant: a file without a manifest entry is `other` (people only, every gate applies),
+//! except a figure's counts, which are checked as the frequency table they are.
 
 mod audit;
 mod cells;
@@ -76,6 +77,7 @@ pub fn check_outputs(
         None => Manifest::default(),
     };
     let evidence = manifest.evidence_files();
+    let underlying = manifest.underlying_files();
     let ctx = Context {
         files,
         manifest: &manifest,
@@ -92,9 +94,15 @@ pub fn check_outputs(
             outputs.push(evidence_record(file, bytes));
             continue;
         }
-        let kind = manifest
-            .entry(file)
-            .map_or(OutputKind::Other, |spec| spec.kind.clone());
+        let kind = match manifest.entry(file) {
+            Some(spec) => spec.kind.clone(),
+            // A figure's counts without an entry of their own are still described by the
+            // manifest: check them as the frequency table they are.
+            None if underlying.contains(file.as_str()) => {
+                OutputKind::FrequencyTable(table::infer_spec(file, bytes)?)
+            }
+            None => OutputKind::Other,
+        };
         let mut output = check_output(&ctx, file, bytes, &kind)?;
         if let Some(csv) = &output.suggested_csv {
             let name = suggested_name(file, &names);

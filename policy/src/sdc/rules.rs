@@ -21,6 +21,7 @@ use crate::sdc::verdict::Verdict;
 /// The presets a rule set can start from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Preset {
     /// Japan's NDB publication rules: counts below 10 unsafe, zeros publishable.
     Ndb,
@@ -210,7 +211,10 @@ impl RuleSet {
         }
         for rule in &self.dominance {
             if !(1..=2).contains(&rule.n) {
-                return bad("dominance", "dominance n must be 1 or 2 (evidence carries top1 and top2)");
+                return bad(
+                    "dominance",
+                    "dominance n must be 1 or 2 (evidence carries top1 and top2)",
+                );
             }
             if !(rule.k > 0.0 && rule.k <= 1.0) {
                 return bad("dominance", "dominance k must be in (0, 1]");
@@ -223,7 +227,10 @@ impl RuleSet {
             return bad("rounding_base", "rounding_base must be at most 1000000");
         }
         if self.rounding_required && self.rounding_base < 2 {
-            return bad("rounding_required", "rounding_required needs a rounding_base of at least 2");
+            return bad(
+                "rounding_required",
+                "rounding_required needs a rounding_base of at least 2",
+            );
         }
         if self.gates.max_bytes == 0 || self.gates.max_bytes > 1 << 40 {
             return bad("max_bytes", "gates.max_bytes must be between 1 and 2^40");
@@ -232,7 +239,10 @@ impl RuleSet {
             return bad("max_csv_rows", "gates.max_csv_rows must be at most 2^40");
         }
         if self.gates.pseudonym_min_hex_run < 4 || self.gates.pseudonym_min_hex_run > 1024 {
-            return bad("pseudonym_min_hex_run", "gates.pseudonym_min_hex_run must be between 4 and 1024");
+            return bad(
+                "pseudonym_min_hex_run",
+                "gates.pseudonym_min_hex_run must be between 4 and 1024",
+            );
         }
         Ok(())
     }

@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 /// The outcome of a check, ordered from best to worst.
+///
+/// Deliberately exhaustive: the release workflow is built on exactly these three.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {

@@ -3,13 +3,31 @@ use expect_test::{Expect, expect};
 use super::*;
 
 fn spec(dims: &[&str]) -> TableSpec {
-    TableSpec { dimensions: dims.iter().map(|d| (*d).to_owned()).collect(), value: "n".into(), total_label: "Total".into() }
+    TableSpec {
+        dimensions: dims.iter().map(|d| (*d).to_owned()).collect(),
+        value: "n".into(),
+        total_label: "Total".into(),
+    }
 }
 
 fn ledger() -> Ledger {
-    let by_age = ReleasedTable::from_csv("r-1", "by_age.csv", &spec(&["age"]), b"age,n\n0-19,120\n20-39,250\n40-59,[REDACTED]\nTotal,400\n").unwrap();
-    let by_sex = ReleasedTable::from_csv("r-2", "by_sex.csv", &spec(&["sex"]), b"sex,n\nf,210\nm,190\n").unwrap();
-    Ledger { tables: vec![by_age, by_sex] }
+    let by_age = ReleasedTable::from_csv(
+        "r-1",
+        "by_age.csv",
+        &spec(&["age"]),
+        b"age,n\n0-19,120\n20-39,250\n40-59,[REDACTED]\nTotal,400\n",
+    )
+    .unwrap();
+    let by_sex = ReleasedTable::from_csv(
+        "r-2",
+        "by_sex.csv",
+        &spec(&["sex"]),
+        b"sex,n\nf,210\nm,190\n",
+    )
+    .unwrap();
+    Ledger {
+        tables: vec![by_age, by_sex],
+    }
 }
 
 /// One line per (cell, value): the differencing findings against the ledger, threshold 10.
@@ -18,7 +36,10 @@ fn check(cells: &[(&[(&str, &str)], f64)], expected: Expect) {
     let out: String = cells
         .iter()
         .map(|(dims, value)| {
-            let key: CellKey = dims.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            let key: CellKey = dims
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
             let found = check_cell(&key, *value, 10, &ledger);
             let messages: Vec<&str> = found.iter().map(|r| r.message.as_str()).collect();
             format!("{dims:?}={value}: {messages:?}\n")

@@ -100,7 +100,11 @@ impl RulesFile {
             || self.rounding_base.is_some()
             || self.rounding_required.is_some()
             || self.gates.is_some();
-        let default_name = if changed { format!("{}-custom", base.name) } else { base.name.clone() };
+        let default_name = if changed {
+            format!("{}-custom", base.name)
+        } else {
+            base.name.clone()
+        };
         let gates = match self.gates {
             Some(gates) => gates.apply(base.gates.clone()),
             None => base.gates.clone(),

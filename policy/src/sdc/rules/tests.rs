@@ -5,7 +5,10 @@ use super::*;
 
 #[test]
 fn presets_print_every_parameter() {
-    let out: String = Preset::ALL.iter().map(|p| format!("# {p}\n{}\n", p.rules().to_toml().unwrap())).collect();
+    let out: String = Preset::ALL
+        .iter()
+        .map(|p| format!("# {p}\n{}\n", p.rules().to_toml().unwrap()))
+        .collect();
     expect![[r##"
         # ndb
         name = "ndb"
@@ -82,7 +85,8 @@ fn presets_print_every_parameter() {
         pseudonym_tokens = true
         pseudonym_min_hex_run = 12
 
-    "##]].assert_eq(&out);
+    "##]]
+    .assert_eq(&out);
 }
 
 #[test]
@@ -102,9 +106,17 @@ fn check(text: &str, expected: Expect) {
     let out = match RuleSet::from_toml("rules.toml", text) {
         Ok(rules) => {
             let found = rules.loosenings(&rules.preset.rules());
-            let mut out = format!("{} from {}: {} loosening(s)\n", rules.name, rules.preset, found.len());
+            let mut out = format!(
+                "{} from {}: {} loosening(s)\n",
+                rules.name,
+                rules.preset,
+                found.len()
+            );
             for loosening in found {
-                out.push_str(&format!("  {}: {}\n", loosening.parameter, loosening.message));
+                out.push_str(&format!(
+                    "  {}: {}\n",
+                    loosening.parameter, loosening.message
+                ));
             }
             out
         }
@@ -115,15 +127,24 @@ fn check(text: &str, expected: Expect) {
 
 #[test]
 fn tightening_is_not_loosening() {
-    check("preset = \"acro\"\nname = \"strict\"\nthreshold = 20\ndominance = [{ n = 2, k = 0.8 }, { n = 1, k = 0.5 }]\np_percent = 0.2\n[gates]\nallowed_extensions = [\"csv\"]\nmax_csv_rows = 100\n", expect![[r#"
+    check(
+        "preset = \"acro\"\nname = \"strict\"\nthreshold = 20\ndominance = [{ n = 2, k = 0.8 }, { n = 1, k = 0.5 }]\np_percent = 0.2\n[gates]\nallowed_extensions = [\"csv\"]\nmax_csv_rows = 100\n",
+        expect![[r#"
         strict from acro: 0 loosening(s)
-    "#]]);
-    check("preset = \"opensafely\"\nrounding_base = 10\n", expect![[r#"
-        opensafely from opensafely: 0 loosening(s)
-    "#]]);
-    check("preset = \"ndb\"\n", expect![[r#"
+    "#]],
+    );
+    check(
+        "preset = \"opensafely\"\nrounding_base = 10\n",
+        expect![[r#"
+        opensafely-custom from opensafely: 0 loosening(s)
+    "#]],
+    );
+    check(
+        "preset = \"ndb\"\n",
+        expect![[r#"
         ndb from ndb: 0 loosening(s)
-    "#]]);
+    "#]],
+    );
 }
 
 #[test]
@@ -131,7 +152,7 @@ fn loosening_is_reported_per_parameter() {
     check(
         "preset = \"acro\"\nthreshold = 5\nzeros = \"allowed\"\ndominance = [{ n = 1, k = 0.9 }]\np_percent = 0.0\nmin_residual_dof = 5\nmin_max = \"pass\"\nsecondary_suppression = false\n[gates]\nallowed_extensions = [\"csv\", \"xlsx\"]\nmax_bytes = 999999999\npseudonym_tokens = false\n",
         expect![[r#"
-            acro from acro: 10 loosening(s)
+            acro-custom from acro: 10 loosening(s)
               threshold: threshold lowered from 10 to 5
               zeros: zeros allowed where the baseline treats them as disclosive
               dominance: no dominance rule as strict as (2, 0.9)
@@ -144,42 +165,72 @@ fn loosening_is_reported_per_parameter() {
               gates.pseudonym_tokens: pseudonym token check turned off
         "#]],
     );
-    check("preset = \"opensafely\"\nrounding_base = 3\nrounding_required = false\n", expect![[r#"
-        opensafely from opensafely: 2 loosening(s)
+    check(
+        "preset = \"opensafely\"\nrounding_base = 3\nrounding_required = false\n",
+        expect![[r#"
+        opensafely-custom from opensafely: 2 loosening(s)
           rounding_base: rounding is no longer to a multiple of 5
           rounding_required: unrounded counts no longer fail
-    "#]]);
+    "#]],
+    );
 }
 
 #[test]
 fn bad_rules_files_name_the_line() {
-    check("preset = \"acro\"\nthreshhold = 5\n", expect![[r#"
+    check(
+        "preset = \"acro\"\nthreshhold = 5\n",
+        expect![[r#"
         error: rules.toml line 2: unknown field `threshhold`, expected one of `preset`, `name`, `threshold`, `zeros`, `dominance`, `p_percent`, `min_residual_dof`, `negatives`, `missing`, `min_max`, `secondary_suppression`, `totals_known_elsewhere`, `rounding_base`, `rounding_required`, `gates`
-    "#]]);
-    check("preset = \"strict\"\n", expect![[r#"
+    "#]],
+    );
+    check(
+        "preset = \"strict\"\n",
+        expect![[r#"
         error: rules.toml line 1: unknown variant `strict`, expected one of `ndb`, `acro`, `opensafely`
-    "#]]);
-    check("threshold = 5\n", expect![[r#"
+    "#]],
+    );
+    check(
+        "threshold = 5\n",
+        expect![[r#"
         error: rules.toml line 1: missing field `preset`
-    "#]]);
-    check("preset = \"acro\"\n\nthreshold = \"ten\"\n", expect![[r#"
+    "#]],
+    );
+    check(
+        "preset = \"acro\"\n\nthreshold = \"ten\"\n",
+        expect![[r#"
         error: rules.toml line 3: invalid type: string "ten", expected u64
-    "#]]);
-    check("preset = \"acro\"\ndominance = [{ n = 3, k = 0.9 }]\n", expect![[r#"
-        error: rules.toml line 1: dominance n must be 1 or 2 (evidence carries top1 and top2)
-    "#]]);
-    check("preset = \"acro\"\nthreshold = 0\n", expect![[r#"
-        error: rules.toml line 1: threshold must be between 1 and 1000000
-    "#]]);
-    check("preset = \"acro\"\np_percent = 1.5\n", expect![[r#"
-        error: rules.toml line 1: p_percent must be in [0, 1)
-    "#]]);
-    check("preset = \"ndb\"\nrounding_required = true\n", expect![[r#"
-        error: rules.toml line 1: rounding_required needs a rounding_base of at least 2
-    "#]]);
-    check("preset = [", expect![[r#"
+    "#]],
+    );
+    check(
+        "preset = \"acro\"\ndominance = [{ n = 3, k = 0.9 }]\n",
+        expect![[r#"
+        error: rules.toml line 2: dominance n must be 1 or 2 (evidence carries top1 and top2)
+    "#]],
+    );
+    check(
+        "preset = \"acro\"\nthreshold = 0\n",
+        expect![[r#"
+        error: rules.toml line 2: threshold must be between 1 and 1000000
+    "#]],
+    );
+    check(
+        "preset = \"acro\"\np_percent = 1.5\n",
+        expect![[r#"
+        error: rules.toml line 2: p_percent must be in [0, 1)
+    "#]],
+    );
+    check(
+        "preset = \"ndb\"\nrounding_required = true\n",
+        expect![[r#"
+        error: rules.toml line 2: rounding_required needs a rounding_base of at least 2
+    "#]],
+    );
+    check(
+        "preset = [",
+        expect![[r#"
         error: rules.toml line 1: unclosed array, expected `]`
-    "#]]);
+    "#]],
+    );
 }
 
 fn arbitrary_rules() -> impl Strategy<Value = RuleSet> {
@@ -194,20 +245,31 @@ fn arbitrary_rules() -> impl Strategy<Value = RuleSet> {
         any::<bool>(),
         prop::sample::select(vec![0u64, 5, 10]),
     )
-        .prop_map(|(preset, threshold, disclosive, dominance, p, dof, verdict, secondary, base)| RuleSet {
-            name: format!("r-{threshold}"),
-            threshold,
-            zeros: if disclosive { ZeroRule::Disclosive } else { ZeroRule::Allowed },
-            dominance: dominance.into_iter().map(|(n, k)| Dominance { n, k }).collect(),
-            p_percent: p,
-            min_residual_dof: dof,
-            negatives: verdict,
-            min_max: verdict,
-            secondary_suppression: secondary,
-            rounding_base: base,
-            rounding_required: base > 0 && secondary,
-            ..preset.rules()
-        })
+        .prop_map(
+            |(preset, threshold, disclosive, dominance, p, dof, verdict, secondary, base)| {
+                RuleSet {
+                    name: format!("r-{threshold}"),
+                    threshold,
+                    zeros: if disclosive {
+                        ZeroRule::Disclosive
+                    } else {
+                        ZeroRule::Allowed
+                    },
+                    dominance: dominance
+                        .into_iter()
+                        .map(|(n, k)| Dominance { n, k })
+                        .collect(),
+                    p_percent: p,
+                    min_residual_dof: dof,
+                    negatives: verdict,
+                    min_max: verdict,
+                    secondary_suppression: secondary,
+                    rounding_base: base,
+                    rounding_required: base > 0 && secondary,
+                    ..preset.rules()
+                }
+            },
+        )
 }
 
 proptest! {
