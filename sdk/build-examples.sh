@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds every sdk/examples/*.c into OUTDIR/<name>.wasm (WASI preview 1 core modules).
+# Builds every sdk/examples/*.c into OUTDIR/<name>.wasm (WASI preview 1 core modules), with
+# the C SDK (sdk/c/enclave_sdk.h) on the include path.
 #
 #   sdk/build-examples.sh OUTDIR
 #
@@ -25,7 +26,7 @@ if ! command -v "$clang" >/dev/null 2>&1; then
     exit 1
 fi
 
-flags=(--target=wasm32-wasi -O2 -s -Wall -Wextra)
+flags=(--target=wasm32-wasi -O2 -s -Wall -Wextra -I "$here/c")
 if [[ -n "${WASI_SYSROOT:-}" ]]; then
     flags+=("--sysroot=$WASI_SYSROOT")
 fi

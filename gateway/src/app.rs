@@ -38,6 +38,10 @@ pub async fn open(config: &Config) -> anyhow::Result<Service> {
     })
     .context("starting the sandbox")?;
     let worker = WorkerIdentity::new(Duration::from_secs(config.runner.lease_seconds));
+    let checkpoint_key = crate::service::load_or_create_checkpoint_key(
+        &config.shared_dir().join("audit_signing_key"),
+    )
+    .context("loading the audit checkpoint signing key")?;
     Ok(Service::new(
         store,
         Arc::new(sandbox),
@@ -45,7 +49,8 @@ pub async fn open(config: &Config) -> anyhow::Result<Service> {
         paths,
         limits,
     )
-    .with_worker(worker))
+    .with_worker(worker)
+    .with_checkpoint_key(checkpoint_key))
 }
 
 /// The operator at this host's command line, as an audit actor.
@@ -56,6 +61,7 @@ pub fn cli_caller() -> AdminCaller {
         door: Door::Cli,
         source: Some("local".into()),
         request_id: format!("cli-{}", std::process::id()),
+        session: None,
     })
 }
 

@@ -8,6 +8,9 @@
 //! Boundary: the canonical encoding below is a stored format; changing it
 //! invalidates every existing chain.
 
+pub mod checkpoint;
+pub mod merkle;
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -78,14 +81,40 @@ pub struct NewEvent {
     pub target: String,
     /// Project involved, or `-`.
     pub project: String,
+    /// Dataset involved, or `-`.
+    pub dataset: String,
+    /// Sign-in session (SSH connection, web session), or `-`.
+    pub session: String,
+    /// Request id shown to the client, or `-`.
+    pub request_id: String,
     /// Whether it happened.
     pub outcome: Outcome,
     /// Free-form details as a JSON object (never payloads or secrets).
     pub details: serde_json::Value,
 }
 
+impl NewEvent {
+    /// An event with every optional field `-`, outcome `ok` and empty details.
+    pub fn new(actor: &str, door: Door, action: &str) -> NewEvent {
+        NewEvent {
+            actor: actor.to_owned(),
+            role: "-".into(),
+            door,
+            source: "-".into(),
+            action: action.to_owned(),
+            target: "-".into(),
+            project: "-".into(),
+            dataset: "-".into(),
+            session: "-".into(),
+            request_id: "-".into(),
+            outcome: Outcome::Ok,
+            details: serde_json::json!({}),
+        }
+    }
+}
+
 /// An event as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct StoredEvent {
     /// Position in the chain, from 1, without gaps.
     pub seq: i64,
@@ -105,6 +134,12 @@ pub struct StoredEvent {
     pub target: String,
     /// See [`NewEvent::project`].
     pub project: String,
+    /// See [`NewEvent::dataset`].
+    pub dataset: String,
+    /// See [`NewEvent::session`].
+    pub session: String,
+    /// See [`NewEvent::request_id`].
+    pub request_id: String,
     /// See [`NewEvent::outcome`].
     pub outcome: String,
     /// JSON text of the details object.
@@ -129,6 +164,9 @@ pub fn event_hash(event: &StoredEvent) -> String {
         event.action,
         event.target,
         event.project,
+        event.dataset,
+        event.session,
+        event.request_id,
         event.outcome,
         event.details,
     ]);
@@ -252,6 +290,9 @@ pub fn seal(event: &NewEvent, prev_seq: i64, prev_hash: &str, time: String) -> S
         action: event.action.clone(),
         target: event.target.clone(),
         project: event.project.clone(),
+        dataset: event.dataset.clone(),
+        session: event.session.clone(),
+        request_id: event.request_id.clone(),
         outcome: event.outcome.as_str().to_owned(),
         details: event.details.to_string(),
         prev_hash: prev_hash.to_owned(),

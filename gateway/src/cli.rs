@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use enclave_policy::{Role, RoleSet};
 
 use crate::app::{self, NodeRole};
-use crate::audit::Verifier;
+use crate::cli_audit::AuditCommand;
 use crate::config::{Config, ConfigError};
 use crate::demo::{DemoOptions, banner, prepare};
 use crate::service::{DatasetRegistration, NewProject, NewUser, Service};
@@ -70,6 +70,10 @@ enum Top {
     Migrate {
         #[command(flatten)]
         target: Target,
+        /// Run as this database URL instead of the config's (e.g. the schema
+        /// owner's, when the serving role has no DDL rights).
+        #[arg(long)]
+        database_url: Option<String>,
     },
     /// Manage users, projects and datasets.
     Admin {
@@ -103,6 +107,8 @@ enum Top {
         #[arg(long, default_value = "2025.1")]
         version: String,
     },
+    /// Check a job's outputs offline (e.g. a run on dummy data) and print the verdicts.
+    CheckOutput(crate::check_cli::CheckOutputArgs),
 }
 
 /// Which installation a host-side command acts on.
@@ -227,21 +233,6 @@ enum DatasetCommand {
     List,
 }
 
-#[derive(Subcommand, Debug)]
-enum AuditCommand {
-    /// Check the hash chain; exits 1 naming the first bad sequence number.
-    Verify,
-    /// Print events as JSON Lines.
-    List {
-        /// Start after this sequence number.
-        #[arg(long, default_value_t = 0)]
-        after: i64,
-        /// At most this many events.
-        #[arg(long, default_value_t = 100)]
-        limit: i64,
-    },
-}
-
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -330,9 +321,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await?;
             Ok(ExitCode::SUCCESS)
         }
-        Top::Migrate { target } => {
-            let config = target.load()?;
-            app::open(&config).await?;
+        Top::Migrate {
+            target,
+            database_url,
+        } => {
+            let mut config = target.load()?;
+            if let Some(url) = database_url {
+                crate::store::Backend::of_url(&url)
+                    .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+                config.database_url = Some(url);
+            }
+            crate::store::Store::open(&config.database_url()).await?;
             println!("database schema is up to date");
             Ok(ExitCode::SUCCESS)
         }
@@ -366,6 +365,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Top::CheckOutput(args) => Ok(crate::check_cli::run(&args)),
     }
 }
 
@@ -539,61 +539,5 @@ async fn admin(service: &Service, command: AdminCommand) -> anyhow::Result<ExitC
 }
 
 async fn audit(service: &Service, command: AuditCommand) -> anyhow::Result<ExitCode> {
-    let caller = app::cli_caller();
-    match command {
-        AuditCommand::Verify => {
-            let mut verifier = Verifier::default();
-            let mut after = 0;
-            let outcome = loop {
-                let page = service.store().audit_page(after, 10_000).await?;
-                let Some(last) = page.last() else {
-                    break Ok(());
-                };
-                after = last.seq;
-                if let Some(error) = page.iter().find_map(|event| verifier.push(event).err()) {
-                    break Err(error);
-                }
-            };
-            service
-                .record_audit_read(
-                    &caller.0,
-                    "audit.verify",
-                    verifier.count(),
-                    outcome.as_ref().err().map(ToString::to_string),
-                )
-                .await?;
-            match outcome {
-                Ok(()) => {
-                    println!(
-                        "audit chain ok: {} events, head {}",
-                        verifier.count(),
-                        verifier.head()
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(error) => {
-                    eprintln!("enclave: {error}");
-                    Ok(ExitCode::FAILURE)
-                }
-            }
-        }
-        AuditCommand::List { after, limit } => {
-            let events = service
-                .store()
-                .audit_page(after, limit.clamp(1, 100_000))
-                .await?;
-            for event in &events {
-                println!("{}", serde_json::to_string(event)?);
-            }
-            service
-                .record_audit_read(
-                    &caller.0,
-                    "audit.list",
-                    i64::try_from(events.len()).unwrap_or(i64::MAX),
-                    None,
-                )
-                .await?;
-            Ok(ExitCode::SUCCESS)
-        }
-    }
+    crate::cli_audit::run(service, &app::cli_caller().0, command).await
 }

@@ -31,6 +31,38 @@ pub enum Command {
         /// Job id.
         id: String,
     },
+    /// `audit [verify | export | proof <seq> | checkpoint] [filters]` (compliance)
+    Audit(AuditRequest),
+}
+
+/// What `audit` asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuditRequest {
+    /// `audit [--actor A --project P --dataset D --job J --action X --outcome O --from T --to T --after N --limit N]`
+    List {
+        /// Filters.
+        filter: crate::store::AuditFilter,
+        /// Start after this sequence number.
+        after: i64,
+        /// At most this many events.
+        limit: i64,
+    },
+    /// `audit verify`
+    Verify,
+    /// `audit export [--format jsonl|csv] [filters]`
+    Export {
+        /// Filters.
+        filter: crate::store::AuditFilter,
+        /// `jsonl` or `csv`.
+        format: String,
+    },
+    /// `audit proof <seq>`
+    Proof {
+        /// Sequence number.
+        seq: i64,
+    },
+    /// `audit checkpoint`
+    Checkpoint,
 }
 
 /// A command line with its output format.
@@ -84,6 +116,7 @@ pub fn parse(line: &str) -> Result<Invocation, ParseError> {
         "outputs" => Command::Outputs {
             id: parsed.one_positional(name, "job-id")?,
         },
+        "audit" => Command::Audit(parse_audit(&mut parsed)?),
         "submit" => {
             let project = parsed
                 .take_value("--project")
@@ -109,6 +142,64 @@ pub fn parse(line: &str) -> Result<Invocation, ParseError> {
     Ok(Invocation { command, json })
 }
 
+fn parse_audit(parsed: &mut Options) -> Result<AuditRequest, ParseError> {
+    let sub = if parsed.positionals.is_empty() {
+        String::new()
+    } else {
+        parsed.positionals.remove(0)
+    };
+    let number = |value: Option<String>, what: &str, default: i64| -> Result<i64, ParseError> {
+        value.map_or(Ok(default), |v| {
+            v.parse::<i64>()
+                .map_err(|_| ParseError(format!("{what} must be a number")))
+        })
+    };
+    let mut filter = || crate::store::AuditFilter {
+        actor: parsed.take_value("--actor"),
+        project: parsed.take_value("--project"),
+        dataset: parsed.take_value("--dataset"),
+        target: parsed.take_value("--job"),
+        action: parsed.take_value("--action"),
+        outcome: parsed.take_value("--outcome"),
+        from: parsed.take_value("--from"),
+        to: parsed.take_value("--to"),
+    };
+    match sub.as_str() {
+        "" | "list" => {
+            let filter = filter();
+            let after = number(parsed.take_value("--after"), "--after", 0)?;
+            let limit = number(parsed.take_value("--limit"), "--limit", 100)?;
+            Ok(AuditRequest::List {
+                filter,
+                after,
+                limit,
+            })
+        }
+        "verify" => Ok(AuditRequest::Verify),
+        "export" => {
+            let filter = filter();
+            let format = parsed
+                .take_value("--format")
+                .unwrap_or_else(|| "jsonl".into());
+            if format != "jsonl" && format != "csv" {
+                return Err(ParseError("--format must be jsonl or csv".into()));
+            }
+            Ok(AuditRequest::Export { filter, format })
+        }
+        "proof" => {
+            let seq = parsed.one_positional("audit proof", "seq")?;
+            Ok(AuditRequest::Proof {
+                seq: number(Some(seq), "seq", 0)?,
+            })
+        }
+        "checkpoint" => Ok(AuditRequest::Checkpoint),
+        other => Err(ParseError(format!(
+            "unknown audit command {:?}; use audit, audit verify, audit export, audit proof <seq> or audit checkpoint",
+            other.chars().take(40).collect::<String>()
+        ))),
+    }
+}
+
 /// Options and positionals of one command line.
 struct Options {
     flags: Vec<String>,
@@ -116,7 +207,21 @@ struct Options {
     positionals: Vec<String>,
 }
 
-const VALUE_OPTIONS: [&str; 3] = ["--project", "--name", "--dataset"];
+const VALUE_OPTIONS: [&str; 13] = [
+    "--project",
+    "--name",
+    "--dataset",
+    "--actor",
+    "--job",
+    "--action",
+    "--outcome",
+    "--from",
+    "--to",
+    "--after",
+    "--limit",
+    "--format",
+    "--checkpoint",
+];
 /// Options whose value is free text that may contain spaces.
 const FREE_TEXT_OPTIONS: [&str; 1] = ["--name"];
 

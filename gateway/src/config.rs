@@ -100,6 +100,15 @@ pub struct LimitsConfig {
     pub out_files: u32,
     /// Module size.
     pub module_mib: u64,
+    /// Time to compile a module (compiling untrusted code is a denial-of-service vector).
+    pub compile_seconds: u64,
+    /// Bytes a job may write to stdout, and to stderr, before it is stopped (beyond
+    /// `stdout_kib`/`stderr_kib` writes are discarded and the capture flagged truncated).
+    pub stdio_hard_mib: u64,
+    /// Elements per table (function pointers).
+    pub table_elements: u32,
+    /// Total bytes under `/tmp`.
+    pub tmp_mib: u64,
 }
 
 impl Default for LimitsConfig {
@@ -113,6 +122,10 @@ impl Default for LimitsConfig {
             out_mib: 64,
             out_files: 64,
             module_mib: 64,
+            compile_seconds: 60,
+            stdio_hard_mib: 64,
+            table_elements: 65_536,
+            tmp_mib: 256,
         }
     }
 }
@@ -129,6 +142,10 @@ impl LimitsConfig {
             out_bytes: self.out_mib * 1024 * 1024,
             out_files: self.out_files,
             module_bytes: self.module_mib * 1024 * 1024,
+            compile_time: Duration::from_secs(self.compile_seconds),
+            stdio_hard_bytes: self.stdio_hard_mib * 1024 * 1024,
+            table_elements: self.table_elements,
+            tmp_bytes: self.tmp_mib * 1024 * 1024,
         }
     }
 }
@@ -243,6 +260,23 @@ impl Config {
         {
             return invalid("limits must be positive");
         }
+        if l.compile_seconds == 0 || l.compile_seconds > 3600 {
+            return invalid("limits.compile_seconds must be between 1 and 3600");
+        }
+        if l.stdio_hard_mib == 0
+            || l.stdio_hard_mib > 16 * 1024
+            || l.stdio_hard_mib * 1024 < l.stdout_kib.max(l.stderr_kib)
+        {
+            return invalid(
+                "limits.stdio_hard_mib must be between 1 and 16384 and at least stdout_kib and stderr_kib",
+            );
+        }
+        if !(16..=65_536).contains(&l.table_elements) {
+            return invalid("limits.table_elements must be between 16 and 65536");
+        }
+        if l.tmp_mib == 0 || l.tmp_mib > 1024 * 1024 {
+            return invalid("limits.tmp_mib must be between 1 and 1048576");
+        }
         if self.ssh.listen == self.https.listen && self.ssh.listen.port() != 0 {
             return invalid("ssh.listen and https.listen must differ");
         }
@@ -301,6 +335,14 @@ mod tests {
                 "memory_mib",
             ),
             (base.replace("8443", "2222"), "must differ"),
+            (
+                format!("{base}compile_seconds = 0\n"),
+                "limits.compile_seconds",
+            ),
+            (
+                format!("{base}table_elements = 100000\n"),
+                "limits.table_elements",
+            ),
             (format!("{base}\nunknown = 1\n"), "unknown field"),
             (base.replace("127.0.0.1:2222", "nowhere"), "invalid"),
         ] {
@@ -321,5 +363,27 @@ mod example_tests {
         let config = Config::load(&path).unwrap();
         assert_eq!(config.state_dir, PathBuf::from("/var/lib/enclave"));
         assert_eq!(config.runner.workers, 2);
+    }
+}
+
+#[cfg(test)]
+mod multinode_example_tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_multinode_configs_are_valid_and_share_state() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/multinode");
+        let mut shared = Vec::new();
+        for name in ["gateway-1", "gateway-2", "worker-1", "worker-2"] {
+            let config = Config::load(&dir.join(format!("{name}.toml"))).unwrap();
+            assert!(config.database_url().starts_with("postgres://"), "{name}");
+            shared.push((config.shared_dir().to_owned(), config.database_url()));
+        }
+        shared.dedup();
+        assert_eq!(
+            shared.len(),
+            1,
+            "every node must share the folder and the database"
+        );
     }
 }

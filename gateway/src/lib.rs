@@ -3,7 +3,9 @@
 
 pub mod app;
 pub mod audit;
+pub mod check_cli;
 pub mod cli;
+pub mod cli_audit;
 pub mod command;
 pub mod config;
 pub mod datagen;

@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-use crate::service::{JobView, OutputView, ServiceError, WhoAmI};
+use enclave_policy::sdc::Verdict;
+
+use crate::service::{JobView, OutputView, ReasonSummary, ServiceError, WhoAmI};
 
 /// Exit status and stderr line for an error. Internal errors show only the request id.
 pub fn error(error: &ServiceError, request_id: &str) -> (u32, String) {
@@ -120,6 +122,7 @@ pub fn status(job: &JobView, as_json: bool) -> Vec<u8> {
         "usage:",
         &job.usage.as_ref().map_or("-".into(), ToString::to_string),
     );
+    out.push_str(&data_access_lines(job.data_access.as_ref()));
     out.push_str(&String::from_utf8_lossy(&outputs_table(&job.outputs)));
     out.into_bytes()
 }
@@ -139,10 +142,62 @@ fn outputs_table(outputs: &[OutputView]) -> Vec<u8> {
     }
     for o in outputs {
         let flag = if o.truncated { " (truncated)" } else { "" };
+        let verdict = o.verdict.as_deref().unwrap_or("-");
         out.push_str(&format!(
-            "  {:<32} {:<7} {:>10}  {}{flag}\n",
+            "  {:<32} {:<7} {:>10}  {verdict:<6}  {}{flag}\n",
             o.name, o.kind, o.size, o.sha256
         ));
+        if let Some(line) = reasons_line(&o.reasons) {
+            out.push_str(&format!("      {line}\n"));
+        }
+        if o.never_release {
+            out.push_str("      checker evidence: never released\n");
+        }
+        if let Some(suggested) = &o.suggested {
+            out.push_str(&format!(
+                "      suggested safe version: {} {}\n",
+                suggested.name, suggested.sha256
+            ));
+        }
     }
     out.into_bytes()
+}
+
+/// `fail: threshold (3 cells), zero (1 cell); review: unchecked_columns`: codes and
+/// counts only (the service never stores more for researchers).
+fn reasons_line(reasons: &[ReasonSummary]) -> Option<String> {
+    let mut parts = Vec::new();
+    for verdict in [Verdict::Fail, Verdict::Review, Verdict::Pass] {
+        let items: Vec<String> = reasons
+            .iter()
+            .filter(|r| r.verdict == verdict)
+            .map(|r| match (&r.detail, r.cells) {
+                (Some(detail), _) => format!("{} ({detail})", r.code),
+                (None, 0) => r.code.clone(),
+                (None, 1) => format!("{} (1 cell)", r.code),
+                (None, n) => format!("{} ({n} cells)", r.code),
+            })
+            .collect();
+        if !items.is_empty() {
+            parts.push(format!("{}: {}", verdict.as_str(), items.join(", ")));
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// `data read:` and one line per `/data` file the job opened, with bytes read.
+fn data_access_lines(record: Option<&serde_json::Value>) -> String {
+    let Some(files) = record.and_then(serde_json::Value::as_array) else {
+        return format!("{:<16} -\n", "data read:");
+    };
+    let mut out = format!("{:<16} {} file(s)\n", "data read:", files.len());
+    for file in files {
+        out.push_str(&format!(
+            "  {:<46} {:>12} bytes  {} open(s)\n",
+            file["path"].as_str().unwrap_or("?"),
+            file["bytes_read"],
+            file["opens"]
+        ));
+    }
+    out
 }

@@ -17,7 +17,7 @@ use russh::server::{Auth, Handle, Msg, PublicKeyOffer, Server, Session, Verified
 use russh::{Channel, ChannelId, MethodKind, MethodSet, SshId};
 
 use crate::audit::Door;
-use crate::command::{self, Command, Invocation};
+use crate::command::{self, AuditRequest, Command, Invocation};
 use crate::render;
 use crate::service::{Caller, Service, ServiceError, SubmitRequest};
 
@@ -92,6 +92,7 @@ impl Server for SshServer {
             login_user: String::from("-"),
             methods_tried: Vec::new(),
             refusal_recorded: false,
+            session_id: format!("s-{}", hex::encode(rand::random::<[u8; 6]>())),
             started: Instant::now(),
             pending: HashMap::new(),
         }
@@ -107,6 +108,7 @@ pub struct SshSession {
     login_user: String,
     methods_tried: Vec<String>,
     refusal_recorded: bool,
+    session_id: String,
     started: Instant,
     /// Submissions waiting for their module on stdin.
     pending: HashMap<ChannelId, PendingSubmit>,
@@ -130,6 +132,7 @@ impl SshSession {
             door: Door::Ssh,
             source: self.source(),
             request_id: request_id(),
+            session: Some(self.session_id.clone()),
         })
     }
 
@@ -451,6 +454,7 @@ async fn run(
 ) -> (u32, Vec<u8>, Vec<u8>) {
     let json = invocation.json;
     let result: Result<Vec<u8>, ServiceError> = match invocation.command {
+        Command::Audit(request) => return run_audit(service, caller, request, json).await,
         Command::Help => service
             .help(caller)
             .await
@@ -497,6 +501,81 @@ async fn run(
             (code, Vec::new(), message.into_bytes())
         }
     }
+}
+
+/// Runs a compliance `audit` command; returns (exit status, stdout, stderr).
+async fn run_audit(
+    service: &Service,
+    caller: &Caller,
+    request: AuditRequest,
+    json: bool,
+) -> (u32, Vec<u8>, Vec<u8>) {
+    let result: Result<(u32, Vec<u8>), ServiceError> = match request {
+        AuditRequest::List {
+            filter,
+            after,
+            limit,
+        } => service
+            .audit_events(caller, &filter, after, limit)
+            .await
+            .map(|events| {
+                if json {
+                    (0, pretty(&serde_json::json!({ "events": events })))
+                } else {
+                    let lines: String = events
+                        .iter()
+                        .filter_map(|e| serde_json::to_string(e).ok())
+                        .map(|l| l + "\n")
+                        .collect();
+                    (0, lines.into_bytes())
+                }
+            }),
+        AuditRequest::Verify => service.verify_trail(caller, None).await.map(|report| {
+            let code = u32::from(report.problem.is_some());
+            if json {
+                (code, pretty(&report))
+            } else {
+                let text = match &report.problem {
+                    None => format!(
+                        "audit chain ok: {} events, head {}, root {}, {} checkpoints verified\n",
+                        report.events, report.head, report.root_hash, report.checkpoints
+                    ),
+                    Some(problem) => format!("audit verification FAILED: {problem}\n"),
+                };
+                (code, text.into_bytes())
+            }
+        }),
+        AuditRequest::Export { filter, format } => service
+            .audit_export(caller, &filter)
+            .await
+            .and_then(|(events, checkpoint)| {
+                crate::cli_audit::render_export(&events, &checkpoint, &format)
+                    .map(|text| (0, text.into_bytes()))
+                    .map_err(|e| ServiceError::Invalid(e.to_string()))
+            }),
+        AuditRequest::Proof { seq } => service
+            .inclusion_proof(caller, seq)
+            .await
+            .map(|proof| (0, pretty(&proof))),
+        AuditRequest::Checkpoint => service
+            .create_checkpoint(caller)
+            .await
+            .map(|checkpoint| (0, pretty(&checkpoint))),
+    };
+    match result {
+        Ok((code, stdout)) => (code, stdout, Vec::new()),
+        Err(error) => {
+            let (code, message) = render::error(&error, &caller.request_id);
+            (code, Vec::new(), message.into_bytes())
+        }
+    }
+}
+
+/// Pretty JSON for any serializable answer.
+fn pretty<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(value).unwrap_or_else(|_| b"null".to_vec());
+    out.push(b'\n');
+    out
 }
 
 /// Sends stdout, stderr and the exit status, then closes the channel.

@@ -10,6 +10,7 @@ packages=(
   curl                                            # tests call the HTTPS door
   openssl                                         # tests make a TLS certificate like an operator
   postgresql                                      # the multi-node backend (server and psql), tested on a throwaway cluster
+  python3-yaml                                    # CI parses the Kubernetes manifests
 )
 
 missing=()

@@ -26,6 +26,11 @@ if [[ -n "$forbidden" ]]; then
   exit 1
 fi
 
+echo "== deployment manifests parse"
+for manifest in infra/k8s/*.yaml; do
+  python3 -c 'import sys, yaml; list(yaml.safe_load_all(open(sys.argv[1])))' "$manifest"
+done
+
 echo "== build"
 cargo build --workspace --locked --bins
 

@@ -16,8 +16,13 @@ const WASM32_MAX_MEMORY: u64 = 4 * 1024 * 1024 * 1024;
 /// Instance slots beyond `max_concurrent_jobs`, so a job finishing and one starting can
 /// overlap briefly without exhausting the pool.
 const SPARE_SLOTS: u32 = 2;
-/// Table elements a job may have; C and Rust programs need a few hundred.
+/// Table elements a job may have per table; C and Rust programs need a few hundred.
 pub(crate) const MAX_TABLE_ELEMENTS: usize = 65_536;
+/// Pool entries reserved per job slot: a component job has several core instances, memories
+/// and tables (see `component::COMPONENT_SHAPE`), and a component's own instances.
+const CORE_INSTANCES_PER_SLOT: u32 = 32;
+const MEMORIES_PER_SLOT: u32 = 8;
+const TABLES_PER_SLOT: u32 = 8;
 
 /// Builds the engine, preferring the pooling allocator.
 pub(crate) fn build_engine(config: &SandboxConfig) -> Result<Engine, SandboxError> {
@@ -47,7 +52,11 @@ fn base_config() -> Config {
     wasm.epoch_interruption(true)
         // Always on so a per-job fuel limit is possible; jobs without one get u64::MAX.
         .consume_fuel(true)
-        // Shared memories and 64-bit memories have no place in a WASI p1 job.
+        // Each compilation runs on its own thread (`compile.rs`). With parallel compilation
+        // all of them would share one rayon pool, and a hostile module's abandoned
+        // compilation would hold up every other job's until it finished.
+        .parallel_compilation(false)
+        // Shared memories and 64-bit memories have no place in a WASI job.
         .wasm_threads(false)
         .wasm_memory64(false)
         // The workspace compiles wasmtime's `gc` feature without a collector, and GC-based
@@ -67,11 +76,14 @@ fn pooling(config: &SandboxConfig) -> PoolingAllocationConfig {
         .saturating_add(SPARE_SLOTS);
     let max_memory = usize::try_from(memory_ceiling(config)).unwrap_or(usize::MAX);
     let mut pool = PoolingAllocationConfig::default();
-    pool.total_core_instances(slots)
-        .total_memories(slots)
-        .total_tables(slots)
+    pool.total_core_instances(slots.saturating_mul(CORE_INSTANCES_PER_SLOT))
+        .total_memories(slots.saturating_mul(MEMORIES_PER_SLOT))
+        .total_tables(slots.saturating_mul(TABLES_PER_SLOT))
         .total_stacks(slots)
         .total_component_instances(slots)
+        .max_core_instances_per_component(CORE_INSTANCES_PER_SLOT)
+        .max_memories_per_component(MEMORIES_PER_SLOT)
+        .max_tables_per_component(TABLES_PER_SLOT)
         .max_memory_size(max_memory)
         .table_elements(MAX_TABLE_ELEMENTS);
     pool

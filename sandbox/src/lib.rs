@@ -1,11 +1,14 @@
 //! Runs one untrusted WebAssembly job next to a read-only dataset.
 //!
-//! A job is a WASI preview 1 core module exporting `_start`. It sees `/data` (read-only),
-//! `/out` (read-write, with a byte and entry quota) and optionally `/tmp`; arguments after
-//! `job`; only `ENCLAVE_*` environment variables; empty stdin; captured stdout and stderr;
-//! frozen clocks; and randomness seeded from the job. Nothing else from the host is granted.
-//! Wall time (epoch interruption plus a tokio timeout), memory, optional fuel, stack and
-//! output size are limited; exceeding one ends the job with [`Outcome::LimitExceeded`].
+//! A job is a WASI preview 1 core module exporting `_start` or a WASI 0.2 component
+//! (`wasi:cli/command`); anything else is refused. It sees `/data` (read-only), `/out`
+//! (read-write, with a byte and entry quota) and optionally `/tmp` (with a byte quota);
+//! arguments after `job`; only `ENCLAVE_*` environment variables; empty stdin; captured
+//! stdout and stderr; frozen clocks; and randomness seeded from the job. Nothing else from
+//! the host is granted. Compile time, wall time (epoch interruption plus a tokio timeout),
+//! memory, tables, optional fuel, stack and output size are limited; exceeding one ends the
+//! job with [`Outcome::LimitExceeded`]. The run reports which `/data` files a preview 1 job
+//! opened and how much it read ([`RunOutput::data_access`]).
 //!
 //! This crate knows nothing of users, sessions, HTTP, SSH or the database.
 //!
@@ -29,20 +32,26 @@
 //! ```
 #![warn(missing_docs)]
 
+mod access;
 mod clock;
+mod compile;
+mod component;
 mod engine;
+mod limits;
 mod module;
 mod outputs;
+mod report;
 mod run;
+mod stdio;
 mod types;
 mod wasi;
 
-use wasmtime::{Engine, Linker};
+use wasmtime::Engine;
 
-pub use crate::types::{
-    JobSpec, Limit, Outcome, OutputFile, RejectedOutput, RunOutput, SandboxConfig, SandboxError,
-    SandboxLimits, Usage,
+pub use crate::report::{
+    DataAccess, Limit, Outcome, OutputFile, RejectedOutput, RunOutput, SandboxError, Usage,
 };
+pub use crate::types::{JobSpec, SandboxConfig, SandboxLimits};
 
 /// How many compiled modules are kept in memory.
 const MODULE_CACHE_CAPACITY: usize = 64;
@@ -51,8 +60,8 @@ const MODULE_CACHE_CAPACITY: usize = 64;
 /// and share it; it is `Send + Sync`.
 pub struct Sandbox {
     engine: Engine,
-    linker: Linker<run::JobState>,
-    cache: module::ModuleCache,
+    linkers: run::Linkers,
+    cache: compile::ModuleCache,
     config: SandboxConfig,
     // Dropped last: stops the thread that advances `engine`'s epoch.
     _ticker: engine::EpochTicker,
@@ -68,20 +77,22 @@ impl Sandbox {
     /// [`SandboxError::Io`] if the ticker thread cannot be started.
     pub fn new(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         let engine = engine::build_engine(&config)?;
-        let linker = run::new_linker(&engine)?;
+        let linkers = run::new_linkers(&engine)?;
         let ticker = engine::EpochTicker::start(engine.clone(), config.epoch_tick)?;
+        let max_compilations = usize::try_from(config.max_concurrent_jobs.max(1)).unwrap_or(1);
         Ok(Sandbox {
             engine,
-            linker,
-            cache: module::ModuleCache::new(MODULE_CACHE_CAPACITY),
+            linkers,
+            cache: compile::ModuleCache::new(MODULE_CACHE_CAPACITY, max_compilations),
             config,
             _ticker: ticker,
         })
     }
 
-    /// Cheap checks for submission time, without compiling: size, the WebAssembly header
-    /// (components are refused for now) and wasmtime's validator. Returns the module's
-    /// SHA-256 in lower-case hex.
+    /// Cheap checks for submission time, without compiling: size, the WebAssembly header (a
+    /// core module or a component; anything else is refused), the caps on function count and
+    /// body size that bound compile work, and validation. Returns the module's SHA-256 in
+    /// lower-case hex.
     ///
     /// # Errors
     ///
@@ -91,7 +102,7 @@ impl Sandbox {
         bytes: &[u8],
         limits: &SandboxLimits,
     ) -> Result<String, SandboxError> {
-        module::check_bytes(&self.engine, bytes, limits).map(hex::encode)
+        module::check_bytes(&self.engine, bytes, limits).map(|checked| hex::encode(checked.hash))
     }
 
     /// Runs one job to completion on the calling thread, which it blocks (it drives its own
@@ -104,7 +115,8 @@ impl Sandbox {
     /// [`SandboxError::InvalidJob`] for a refused job description (environment keys not
     /// starting with `ENCLAVE_`, a missing or non-empty out directory, ...),
     /// [`SandboxError::InvalidModule`] for refused module bytes (as [`Sandbox::check_module`],
-    /// plus a missing `_start` or unknown imports), [`SandboxError::Io`] or
+    /// plus compile errors, a missing `_start` or `wasi:cli/run`, or unknown imports; a
+    /// compilation that exceeds its time is an [`Outcome`], not an error), [`SandboxError::Io`] or
     /// [`SandboxError::Engine`] for host-side failures.
     pub fn run_blocking(&self, job: JobSpec) -> Result<RunOutput, SandboxError> {
         run::run(self, job)

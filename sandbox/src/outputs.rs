@@ -43,10 +43,15 @@ pub(crate) struct Collected {
 /// Measures `/out` against the quota, stopping at the first limit exceeded. The work done is
 /// bounded by `limits.out_files`.
 pub(crate) fn measure(out_dir: &Path, limits: &SandboxLimits) -> io::Result<Tally> {
+    measure_within(out_dir, limits.out_files, limits.out_bytes)
+}
+
+/// Measures the tree under `dir` against `max_entries` and `max_bytes`, as [`measure`].
+pub(crate) fn measure_within(dir: &Path, max_entries: u32, max_bytes: u64) -> io::Result<Tally> {
     let mut tally = Tally::default();
-    walk(out_dir, |entry| {
+    walk(dir, |entry| {
         tally.entries = tally.entries.saturating_add(1);
-        if tally.entries > u64::from(limits.out_files) {
+        if tally.entries > u64::from(max_entries) {
             tally.exceeded = Some(Limit::OutputFiles);
             return Ok(Visit::Stop);
         }
@@ -54,7 +59,7 @@ pub(crate) fn measure(out_dir: &Path, limits: &SandboxLimits) -> io::Result<Tall
             return Ok(Visit::Descend);
         }
         tally.bytes = tally.bytes.saturating_add(entry.metadata.len());
-        if tally.bytes > limits.out_bytes {
+        if tally.bytes > max_bytes {
             tally.exceeded = Some(Limit::OutputBytes);
             return Ok(Visit::Stop);
         }

@@ -1,23 +1,21 @@
-//! Running one job: store set-up, limits, the epoch watchdog, execution under a tokio timeout,
-//! and turning whatever the guest did into an [`Outcome`]. Guest behaviour never becomes an
-//! `Err` or a panic here; only host-side failures do.
+//! Running one job: admission, bounded compilation, store set-up, execution under a tokio
+//! timeout, and turning whatever the guest did into a [`RunOutput`]. Guest behaviour never
+//! becomes an `Err` or a panic here; only refused jobs and host-side failures do.
 
-use std::path::PathBuf;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
-use wasmtime::{
-    InstancePre, Linker, PoolConcurrencyLimitError, ResourceLimiter, Store, StoreLimits,
-    StoreLimitsBuilder, Trap, UpdateDeadline,
-};
-use wasmtime_wasi::I32Exit;
+use wasmtime::{Engine, InstancePre, Linker, PoolConcurrencyLimitError, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
-use crate::engine::MAX_TABLE_ELEMENTS;
-use crate::module::error_text;
+use crate::access::{self, AccessLog};
+use crate::compile::{CompileFailure, Compiled};
+use crate::component::{self, COMPONENT_SHAPE, ComponentCtx};
+use crate::engine::{self, MAX_TABLE_ELEMENTS};
+use crate::limits::{PeakLimiter, StoreShape, TMP_MAX_ENTRIES, Watch, classify};
+use crate::module::{self, error_text};
 use crate::wasi::{self, Captured};
-use crate::{Limit, Outcome, RunOutput, Sandbox, SandboxError, SandboxLimits, Usage, module};
-use crate::{engine, outputs};
+use crate::{JobSpec, Limit, Outcome, RunOutput, Sandbox, SandboxError, Usage, outputs};
 
 /// Extra time the tokio timeout allows beyond the wall-time limit, so a computing guest is
 /// normally stopped by the epoch check (cleanly, between instructions) rather than by
@@ -25,114 +23,124 @@ use crate::{engine, outputs};
 const TIMEOUT_GRACE: Duration = Duration::from_millis(50);
 /// How long to wait for a timed-out guest's in-flight file I/O before moving on.
 const STRAGGLER_GRACE: Duration = Duration::from_secs(1);
-/// The `/out` quota is checked every this many epoch ticks while the guest computes.
-const QUOTA_CHECK_TICKS: u32 = 10;
+/// A core module job: one instance, one memory, one table.
+const CORE_SHAPE: StoreShape = StoreShape {
+    instances: 1,
+    memories: 1,
+    tables: 1,
+};
 
-/// Per-store state of one job.
-pub(crate) struct JobState {
-    wasi: WasiP1Ctx,
-    limiter: PeakLimiter,
-    watch: Watch,
+/// Per-store state of one job; `W` is the WASI context (preview 1 or 0.2).
+pub(crate) struct JobState<W> {
+    pub(crate) wasi: W,
+    pub(crate) limiter: PeakLimiter,
+    pub(crate) watch: Watch,
+    pub(crate) access: AccessLog,
 }
 
-/// Adds WASI preview 1 to a linker for job stores.
-pub(crate) fn new_linker(engine: &wasmtime::Engine) -> Result<Linker<JobState>, SandboxError> {
-    let mut linker = Linker::new(engine);
-    wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut JobState| &mut state.wasi)
-        .map_err(|error| SandboxError::Engine(error_text(&error)))?;
-    Ok(linker)
+/// The linkers jobs are instantiated with.
+pub(crate) struct Linkers {
+    core: Linker<JobState<WasiP1Ctx>>,
+    component: wasmtime::component::Linker<JobState<ComponentCtx>>,
+}
+
+/// How a guest's execution ended, before classification.
+pub(crate) enum Execution {
+    Exited(i32),
+    TimedOut,
+    InstantiateFailed(wasmtime::Error),
+    CallFailed(wasmtime::Error),
+}
+
+/// WASI preview 1 (with the data-access wrappers) for core modules, WASI 0.2 for components.
+pub(crate) fn new_linkers(engine: &Engine) -> Result<Linkers, SandboxError> {
+    let engine_error = |error: wasmtime::Error| SandboxError::Engine(error_text(&error));
+    let mut core = Linker::new(engine);
+    wasmtime_wasi::p1::add_to_linker_async(&mut core, |state: &mut JobState<WasiP1Ctx>| {
+        &mut state.wasi
+    })
+    .map_err(engine_error)?;
+    access::shadow(&mut core).map_err(engine_error)?;
+    Ok(Linkers {
+        core,
+        component: component::new_linker(engine)?,
+    })
 }
 
 /// Runs `job` to completion on the calling thread.
-pub(crate) fn run(sandbox: &Sandbox, job: crate::JobSpec) -> Result<RunOutput, SandboxError> {
+pub(crate) fn run(sandbox: &Sandbox, job: JobSpec) -> Result<RunOutput, SandboxError> {
     wasi::validate_job(&job)?;
     let limits = job.limits.clone();
-    let hash = module::check_bytes(&sandbox.engine, &job.module, &limits)?;
-    let compiled = sandbox
-        .cache
-        .get_or_compile(&sandbox.engine, hash, &job.module)?;
-    module::require_start(&compiled)?;
-    let pre = sandbox.linker.instantiate_pre(&compiled).map_err(|error| {
-        SandboxError::InvalidModule(format!(
-            "module imports something the sandbox does not provide: {}",
-            error_text(&error)
-        ))
-    })?;
-
-    let captured = Captured {
-        stdout: MemoryOutputPipe::new(capacity(limits.stdout_bytes)),
-        stderr: MemoryOutputPipe::new(capacity(limits.stderr_bytes)),
+    let checked = module::check_bytes(&sandbox.engine, &job.module, &limits)?;
+    let compiled = sandbox.cache.get_or_compile(
+        &sandbox.engine,
+        checked.hash,
+        checked.kind,
+        &job.module,
+        limits.compile_time,
+    );
+    let (compiled, compile_time) = match compiled {
+        Ok(compiled) => compiled,
+        Err(CompileFailure::TimedOut) => return Ok(compile_timed_out(&job)),
+        Err(CompileFailure::Error(error)) => return Err(error),
     };
-    let memory_limit = limits
-        .memory_bytes
-        .min(engine::memory_ceiling(&sandbox.config));
-    let state = JobState {
-        wasi: wasi::build_context(&job, &captured)?,
-        limiter: PeakLimiter::new(memory_limit),
-        watch: Watch {
-            started: Instant::now(),
-            ticks: 0,
-            out_dir: job.out_dir.clone(),
-            limits: limits.clone(),
-        },
-    };
-    let mut store = Store::new(&sandbox.engine, state);
-    store.limiter(|state| &mut state.limiter);
-    let fuel = limits.fuel.unwrap_or(u64::MAX);
-    store
-        .set_fuel(fuel)
-        .map_err(|error| SandboxError::Engine(error_text(&error)))?;
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(|mut context| context.data_mut().watch.on_tick());
-
+    let captured = Captured::new(&job);
+    let builder = wasi::builder(&job, &captured)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let started = Instant::now();
-    store.data_mut().watch.started = started;
-    let execution = runtime.block_on(execute(&mut store, &pre, limits.wall_time));
-    let wall_time = started.elapsed();
+    let ended = match compiled {
+        Compiled::Core(module) => {
+            module::require_start(&module)?;
+            let pre = sandbox
+                .linkers
+                .core
+                .instantiate_pre(&module)
+                .map_err(|error| {
+                    SandboxError::InvalidModule(format!(
+                        "module imports something the sandbox does not provide: {}",
+                        error_text(&error)
+                    ))
+                })?;
+            let mut builder = builder;
+            let mut store = new_store(sandbox, &job, &captured, builder.build_p1(), CORE_SHAPE)?;
+            let execution = block_on(&runtime, &job, execute_core(&mut store, &pre));
+            Ended::from_store(execution, store, &job)
+        }
+        Compiled::Component(component) => {
+            let pre = component::prepare(&sandbox.linkers.component, &component)?;
+            let mut builder = builder;
+            let wasi = ComponentCtx::new(builder.build());
+            let mut store = new_store(sandbox, &job, &captured, wasi, COMPONENT_SHAPE)?;
+            let execution = block_on(&runtime, &job, component::execute(&mut store, &pre));
+            Ended::from_store(execution, store, &job)
+        }
+    };
     // Only a timed-out run can leave guest file I/O behind in the blocking pool (a finished
     // or trapped guest has awaited every host call it made). Give such stragglers a moment;
     // a timed-out job reports no outputs either way.
     runtime.shutdown_timeout(STRAGGLER_GRACE);
-
-    let mut outcome = match execution {
-        Execution::Finished => Outcome::Exited(0),
-        Execution::TimedOut => Outcome::LimitExceeded(Limit::WallTime),
-        Execution::InstantiateFailed(error) => match classify(&error) {
-            Some(outcome) => outcome,
-            None if error.is::<PoolConcurrencyLimitError>() => {
-                return Err(SandboxError::Engine(
-                    "no free instance slot; raise max_concurrent_jobs".to_owned(),
-                ));
-            }
-            None => Outcome::Trapped(error_text(&error)),
-        },
-        Execution::CallFailed(error) => {
-            classify(&error).unwrap_or_else(|| Outcome::Trapped(error_text(&error)))
-        }
-    };
-    let fuel_consumed = match (&outcome, limits.fuel) {
-        (Outcome::LimitExceeded(Limit::Fuel), Some(limit)) => Some(limit),
-        // After an epoch or memory stop the remaining fuel is not meaningful.
-        (Outcome::LimitExceeded(_), _) | (_, None) => None,
-        (_, Some(limit)) => store.get_fuel().ok().map(|left| limit.saturating_sub(left)),
-    };
-    let peak_memory_bytes = store.data().limiter.peak_bytes;
-    drop(store);
-
+    let mut outcome = ended.outcome?;
     let tally = outputs::measure(&job.out_dir, &limits)?;
     if let (Some(limit), false) = (tally.exceeded, matches!(outcome, Outcome::LimitExceeded(_))) {
         outcome = Outcome::LimitExceeded(limit);
+    }
+    if !matches!(outcome, Outcome::LimitExceeded(_))
+        && let Some(tmp_dir) = &job.tmp_dir
+        && outputs::measure_within(tmp_dir, TMP_MAX_ENTRIES, limits.tmp_bytes)?
+            .exceeded
+            .is_some()
+    {
+        outcome = Outcome::LimitExceeded(Limit::TmpBytes);
     }
     let collected = match outcome {
         Outcome::LimitExceeded(_) => outputs::Collected::default(),
         _ => outputs::collect(&job.out_dir)?,
     };
-    let (stdout, stdout_truncated) = contents(&captured.stdout, limits.stdout_bytes);
-    let (stderr, stderr_truncated) = contents(&captured.stderr, limits.stderr_bytes);
-    tracing::debug!(%outcome, ?wall_time, "job finished");
+    let (stdout, stdout_truncated) = captured.stdout.contents();
+    let (stderr, stderr_truncated) = captured.stderr.contents();
+    tracing::debug!(%outcome, wall_time = ?ended.wall_time, "job finished");
+    let data_bytes_read = ended.data_access.iter().map(|file| file.bytes_read).sum();
     Ok(RunOutput {
         outcome,
         stdout,
@@ -142,200 +150,150 @@ pub(crate) fn run(sandbox: &Sandbox, job: crate::JobSpec) -> Result<RunOutput, S
         outputs: collected.outputs,
         rejected_outputs: collected.rejected,
         usage: Usage {
-            wall_time,
-            fuel_consumed,
-            peak_memory_bytes,
+            wall_time: ended.wall_time,
+            fuel_consumed: ended.fuel_consumed,
+            peak_memory_bytes: ended.peak_memory_bytes,
             out_bytes: tally.bytes,
+            data_bytes_read,
+            compile_time,
         },
+        data_access: ended.data_access,
     })
 }
 
-enum Execution {
-    Finished,
-    TimedOut,
-    InstantiateFailed(wasmtime::Error),
-    CallFailed(wasmtime::Error),
-}
-
-/// Instantiates and calls `_start`, giving up once the wall time (plus grace) has passed even
-/// if the guest is parked in a host call such as `poll_oneoff`.
-async fn execute(
-    store: &mut Store<JobState>,
-    pre: &InstancePre<JobState>,
+/// What is left of a store once its guest is done.
+struct Ended {
+    outcome: Result<Outcome, SandboxError>,
     wall_time: Duration,
-) -> Execution {
-    let run = async {
-        let instance = match pre.instantiate_async(&mut *store).await {
-            Ok(instance) => instance,
-            Err(error) => return Execution::InstantiateFailed(error),
-        };
-        let start = match instance.get_typed_func::<(), ()>(&mut *store, "_start") {
-            Ok(start) => start,
-            Err(error) => return Execution::InstantiateFailed(error),
-        };
-        match start.call_async(&mut *store, ()).await {
-            Ok(()) => Execution::Finished,
-            Err(error) => Execution::CallFailed(error),
-        }
-    };
-    tokio::time::timeout(wall_time.saturating_add(TIMEOUT_GRACE), run)
-        .await
-        .unwrap_or(Execution::TimedOut)
+    fuel_consumed: Option<u64>,
+    peak_memory_bytes: u64,
+    data_access: Vec<crate::DataAccess>,
 }
 
-/// Recognises the ways a guest can end: our own limit errors, `proc_exit`, traps (fuel and
-/// interrupts are limits) and memory-growth refusals. `None` for anything else.
-fn classify(error: &wasmtime::Error) -> Option<Outcome> {
-    for cause in error.chain() {
-        if let Some(LimitHit(limit)) = cause.downcast_ref::<LimitHit>() {
-            return Some(Outcome::LimitExceeded(*limit));
-        }
-        if let Some(I32Exit(status)) = cause.downcast_ref::<I32Exit>() {
-            return Some(Outcome::Exited(*status));
-        }
-        if let Some(trap) = cause.downcast_ref::<Trap>() {
-            return Some(match trap {
-                Trap::OutOfFuel => Outcome::LimitExceeded(Limit::Fuel),
-                Trap::Interrupt => Outcome::LimitExceeded(Limit::WallTime),
-                other => Outcome::Trapped(trap_description(*other)),
-            });
-        }
-    }
-    // StoreLimits reports a refused growth as a plain error, not a `Trap`; these are its
-    // messages (see wasmtime's `runtime/limits.rs`).
-    let memory_refused = error.chain().any(|cause| {
-        let message = cause.to_string();
-        message.starts_with("forcing trap when growing memory")
-            || message.starts_with("forcing a memory growth failure")
-    });
-    memory_refused.then_some(Outcome::LimitExceeded(Limit::Memory))
-}
-
-/// wasmtime's description of a trap without its `wasm trap: ` prefix.
-fn trap_description(trap: Trap) -> String {
-    let text = trap.to_string();
-    match text.strip_prefix("wasm trap: ") {
-        Some(description) => description.to_owned(),
-        None => text,
-    }
-}
-
-/// Returned from the epoch callback to stop a job that exceeded a limit.
-#[derive(Debug)]
-struct LimitHit(Limit);
-
-impl std::fmt::Display for LimitHit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "limit exceeded: {}", self.0)
-    }
-}
-
-impl std::error::Error for LimitHit {}
-
-/// Wall-time and `/out` quota checks run from the epoch callback.
-struct Watch {
-    started: Instant,
-    ticks: u32,
-    out_dir: PathBuf,
-    limits: SandboxLimits,
-}
-
-impl Watch {
-    fn on_tick(&mut self) -> wasmtime::Result<UpdateDeadline> {
-        if self.started.elapsed() > self.limits.wall_time {
-            return Err(wasmtime::Error::new(LimitHit(Limit::WallTime)));
-        }
-        self.ticks = self.ticks.wrapping_add(1);
-        if self.ticks.is_multiple_of(QUOTA_CHECK_TICKS) {
-            // A failed measurement is left to the authoritative check after the run.
-            if let Ok(outputs::Tally {
-                exceeded: Some(limit),
-                ..
-            }) = outputs::measure(&self.out_dir, &self.limits)
-            {
-                return Err(wasmtime::Error::new(LimitHit(limit)));
+impl Ended {
+    fn from_store<W>(
+        (execution, wall_time): (Execution, Duration),
+        store: Store<JobState<W>>,
+        job: &JobSpec,
+    ) -> Ended {
+        let outcome = match execution {
+            Execution::Exited(status) => Ok(Outcome::Exited(status)),
+            Execution::TimedOut => Ok(Outcome::LimitExceeded(Limit::WallTime)),
+            Execution::InstantiateFailed(error) => match classify(&error) {
+                Some(outcome) => Ok(outcome),
+                None if error.is::<PoolConcurrencyLimitError>() => Err(SandboxError::Engine(
+                    "no free instance slot; raise max_concurrent_jobs".to_owned(),
+                )),
+                None => Ok(Outcome::Trapped(error_text(&error))),
+            },
+            Execution::CallFailed(error) => {
+                Ok(classify(&error).unwrap_or_else(|| Outcome::Trapped(error_text(&error))))
             }
-        }
-        // Yielding lets the tokio timeout and other tasks of this runtime make progress.
-        Ok(UpdateDeadline::Yield(1))
-    }
-}
-
-/// [`StoreLimits`] plus a record of the largest memory granted.
-struct PeakLimiter {
-    inner: StoreLimits,
-    peak_bytes: u64,
-}
-
-impl PeakLimiter {
-    fn new(memory_bytes: u64) -> Self {
-        let inner = StoreLimitsBuilder::new()
-            .memory_size(usize::try_from(memory_bytes).unwrap_or(usize::MAX))
-            .table_elements(MAX_TABLE_ELEMENTS)
-            .instances(1)
-            .memories(1)
-            .tables(1)
-            .trap_on_grow_failure(true)
-            .build();
-        Self {
-            inner,
-            peak_bytes: 0,
+        };
+        let fuel_consumed = match (&outcome, job.limits.fuel) {
+            (Ok(Outcome::LimitExceeded(Limit::Fuel)), Some(limit)) => Some(limit),
+            // After an epoch or memory stop the remaining fuel is not meaningful.
+            (Ok(Outcome::LimitExceeded(_)) | Err(_), _) | (_, None) => None,
+            (_, Some(limit)) => store.get_fuel().ok().map(|left| limit.saturating_sub(left)),
+        };
+        let state = store.into_data();
+        Ended {
+            outcome,
+            wall_time,
+            fuel_consumed,
+            peak_memory_bytes: state.limiter.peak_bytes,
+            data_access: state.access.into_record(),
         }
     }
 }
 
-impl ResourceLimiter for PeakLimiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        let allowed = self.inner.memory_growing(current, desired, maximum)?;
-        if allowed {
-            let desired = u64::try_from(desired).unwrap_or(u64::MAX);
-            self.peak_bytes = self.peak_bytes.max(desired);
-        }
-        Ok(allowed)
-    }
+fn new_store<W: Send + 'static>(
+    sandbox: &Sandbox,
+    job: &JobSpec,
+    captured: &Captured,
+    wasi: W,
+    shape: StoreShape,
+) -> Result<Store<JobState<W>>, SandboxError> {
+    let limits = &job.limits;
+    let memory_limit = limits
+        .memory_bytes
+        .min(engine::memory_ceiling(&sandbox.config));
+    let table_limit = usize::try_from(limits.table_elements)
+        .unwrap_or(usize::MAX)
+        .min(MAX_TABLE_ELEMENTS);
+    let state = JobState {
+        wasi,
+        limiter: PeakLimiter::new(memory_limit, table_limit, shape),
+        watch: Watch {
+            started: Instant::now(),
+            ticks: 0,
+            out_dir: job.out_dir.clone(),
+            tmp_dir: job.tmp_dir.clone(),
+            limits: limits.clone(),
+            streams: [captured.stdout.clone(), captured.stderr.clone()],
+        },
+        access: AccessLog::new(job.data_dir.is_some()),
+    };
+    let mut store = Store::new(&sandbox.engine, state);
+    store.limiter(|state| &mut state.limiter);
+    store
+        .set_fuel(limits.fuel.unwrap_or(u64::MAX))
+        .map_err(|error| SandboxError::Engine(error_text(&error)))?;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|mut context| context.data_mut().watch.on_tick());
+    Ok(store)
+}
 
-    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
-        self.inner.memory_grow_failed(error)
-    }
+/// Drives `execution` until it ends or the wall time (plus grace) has passed, even if the
+/// guest is parked in a host call such as `poll_oneoff`. Returns how long it ran.
+fn block_on(
+    runtime: &tokio::runtime::Runtime,
+    job: &JobSpec,
+    execution: impl Future<Output = Execution>,
+) -> (Execution, Duration) {
+    let started = Instant::now();
+    let deadline = job.limits.wall_time.saturating_add(TIMEOUT_GRACE);
+    let execution = runtime.block_on(async {
+        tokio::time::timeout(deadline, execution)
+            .await
+            .unwrap_or(Execution::TimedOut)
+    });
+    (execution, started.elapsed())
+}
 
-    fn table_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        self.inner.table_growing(current, desired, maximum)
-    }
-
-    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
-        self.inner.table_grow_failed(error)
-    }
-
-    fn instances(&self) -> usize {
-        self.inner.instances()
-    }
-
-    fn tables(&self) -> usize {
-        self.inner.tables()
-    }
-
-    fn memories(&self) -> usize {
-        self.inner.memories()
+/// Instantiates the module and calls `_start`.
+async fn execute_core(
+    store: &mut Store<JobState<WasiP1Ctx>>,
+    pre: &InstancePre<JobState<WasiP1Ctx>>,
+) -> Execution {
+    let instance = match pre.instantiate_async(&mut *store).await {
+        Ok(instance) => instance,
+        Err(error) => return Execution::InstantiateFailed(error),
+    };
+    let start = match instance.get_typed_func::<(), ()>(&mut *store, "_start") {
+        Ok(start) => start,
+        Err(error) => return Execution::InstantiateFailed(error),
+    };
+    match start.call_async(&mut *store, ()).await {
+        Ok(()) => Execution::Exited(0),
+        Err(error) => Execution::CallFailed(error),
     }
 }
 
-fn capacity(limit: u64) -> usize {
-    usize::try_from(limit).unwrap_or(usize::MAX)
-}
-
-/// The captured bytes and whether the cap was reached.
-fn contents(pipe: &MemoryOutputPipe, cap: u64) -> (Vec<u8>, bool) {
-    let bytes = pipe.contents().to_vec();
-    let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-    (bytes, cap > 0 && len >= cap)
+/// The report of a job whose module did not compile within its budget: nothing ran.
+fn compile_timed_out(job: &JobSpec) -> RunOutput {
+    RunOutput {
+        outcome: Outcome::LimitExceeded(Limit::CompileTime),
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        stdout_truncated: false,
+        stderr_truncated: false,
+        outputs: Vec::new(),
+        rejected_outputs: Vec::new(),
+        usage: Usage {
+            compile_time: job.limits.compile_time,
+            ..Usage::default()
+        },
+        data_access: Vec::new(),
+    }
 }

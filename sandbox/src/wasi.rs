@@ -1,20 +1,21 @@
-//! The guest's view of the world: a WASI preview 1 context granted capability by capability.
+//! The guest's view of the world: a WASI context (preview 1 for core modules, 0.2 for
+//! components) granted capability by capability.
 //! Nothing is inherited from the host: arguments, `ENCLAVE_*` environment, empty stdin,
 //! captured stdout/stderr, the `/data` (read-only), `/out` and `/tmp` preopens, frozen clocks
-//! and randomness derived from the job seed. No sockets, no name lookup.
+//! and randomness derived from the job seed. No sockets, no name lookup: a component's
+//! `wasi:sockets` imports link (language runtimes import them) but every use is denied.
 
 use std::path::Path;
 
 use chacha20::ChaCha20Rng;
 use rand::SeedableRng;
 use sha2::{Digest, Sha256};
-use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::clock::{FrozenWallClock, SteppingMonotonicClock};
 use crate::module::error_text;
-use crate::{JobSpec, SandboxError};
+use crate::stdio::CappedPipe;
+use crate::{JobSpec, Limit, SandboxError};
 
 /// `argv[0]` of every job.
 const PROGRAM_NAME: &str = "job";
@@ -23,8 +24,26 @@ const ENV_PREFIX: &str = "ENCLAVE_";
 
 /// Captured standard streams of one job.
 pub(crate) struct Captured {
-    pub(crate) stdout: MemoryOutputPipe,
-    pub(crate) stderr: MemoryOutputPipe,
+    pub(crate) stdout: CappedPipe,
+    pub(crate) stderr: CappedPipe,
+}
+
+impl Captured {
+    pub(crate) fn new(job: &JobSpec) -> Self {
+        let limits = &job.limits;
+        Self {
+            stdout: CappedPipe::new(
+                limits.stdout_bytes,
+                limits.stdio_hard_bytes,
+                Limit::StdoutBytes,
+            ),
+            stderr: CappedPipe::new(
+                limits.stderr_bytes,
+                limits.stdio_hard_bytes,
+                Limit::StderrBytes,
+            ),
+        }
+    }
 }
 
 /// Refuses job descriptions the sandbox will not run: foreign environment variables, NUL
@@ -57,8 +76,9 @@ pub(crate) fn validate_job(job: &JobSpec) -> Result<(), SandboxError> {
     Ok(())
 }
 
-/// Builds the WASI context for `job`, writing stdout and stderr into `captured`.
-pub(crate) fn build_context(job: &JobSpec, captured: &Captured) -> Result<WasiP1Ctx, SandboxError> {
+/// The WASI context builder for `job`, writing stdout and stderr into `captured`. `/data` is
+/// always the first preopen (`access.rs` relies on it).
+pub(crate) fn builder(job: &JobSpec, captured: &Captured) -> Result<WasiCtxBuilder, SandboxError> {
     let mut builder = WasiCtxBuilder::new();
     // Not `allow_blocking_current_thread(true)`: with it, wasmtime-wasi serves a lone
     // relative clock subscription in `poll_oneoff` with `std::thread::sleep`, which no
@@ -91,7 +111,7 @@ pub(crate) fn build_context(job: &JobSpec, captured: &Captured) -> Result<WasiP1
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
-    Ok(builder.build_p1())
+    Ok(builder)
 }
 
 fn preopen(

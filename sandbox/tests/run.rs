@@ -510,12 +510,16 @@ fn check_module_refuses_bad_bytes() {
         Err(SandboxError::InvalidModule(message)) => message,
         other => panic!("expected InvalidModule, got {other:?}"),
     };
-    assert_eq!(message(b"#!/bin/sh\necho hi\n"), "not a WebAssembly module");
-    assert_eq!(message(b""), "not a WebAssembly module");
+    let not_wasm = "not a WebAssembly module or component";
+    assert_eq!(message(b"#!/bin/sh\necho hi\n"), not_wasm);
+    assert_eq!(message(b""), not_wasm);
     assert_eq!(
-        message(b"\0asm\x0d\0\x01\0"),
-        "WebAssembly components are not supported yet; submit a WASI preview 1 core module"
+        message(b"\0asm\x0e\0\x01\0"),
+        "component uses an unsupported encoding version; build it for WASI 0.2"
     );
+    assert!(message(b"\0asm\x02\0\0\0").starts_with("unsupported WebAssembly binary version"));
+    // A well-formed but empty component passes the cheap checks; running it is refused.
+    assert!(SANDBOX.check_module(b"\0asm\x0d\0\x01\0", &limits).is_ok());
     let invalid = wat::parse_str(r#"(module (func (result i32) (i64.const 1)))"#).unwrap();
     let reason = message(&invalid);
     assert!(reason.starts_with("module failed validation: "), "{reason}");

@@ -1,15 +1,17 @@
 /*
  * count_by_age.c: an enclave example job.
  *
- * Counts patients by 10-year age band and sex from the OMOP `person` table and writes a
- * frequency table in long format:
+ * Counts patients by 10-year age band and sex from the OMOP `person` table and writes, with
+ * the enclave SDK (sdk/c/enclave_sdk.h), a frequency table in long format and its manifest:
  *
- *   /out/count_by_age_sex.csv    age_band,sex,n
+ *   /out/count_by_age_sex.csv    age_band,sex,n   (cells, then the Total margins)
+ *   /out/manifest.json           describes it as a frequency table for output checking
  *
  * Age is taken at a reference year: 2025 by default, or argv[1] when given (e.g. "2020").
  * Age bands are "0-9", "10-19", ..., "80-89", "90+"; sex is "F" or "M" from the Japanese
  * claims code in gender_source_value ("1" male, "2" female). All 20 cells are written, zeros
- * included, in a fixed order (age band ascending, then F before M).
+ * included, in a fixed order (age band ascending, then F before M), each age band followed by
+ * its Total row, then the Total rows per sex and the grand Total.
  *
  * Columns are located by header name, lines may end in LF or CRLF, and over-long lines are
  * skipped and reported instead of being split. Persons born after the reference year or with an
@@ -18,14 +20,18 @@
  * Exit status: 0 success; 1 bad argument; 2 input missing, unreadable or malformed;
  * 3 output cannot be written.
  *
- * Build for the sandbox:  clang --target=wasm32-wasi -O2 -s count_by_age.c -o count_by_age.wasm
- * Build natively to test: gcc -O2 -DDATA_ROOT='"/tmp/data"' -DOUT_ROOT='"/tmp/out"' count_by_age.c
+ * Build for the sandbox:  clang --target=wasm32-wasi -O2 -s -I sdk/c count_by_age.c -o x.wasm
+ * Build natively to test: gcc -O2 -I sdk/c -DDATA_ROOT='"/tmp/data"' -DOUT_ROOT='"/tmp/out"' \
+ *                             count_by_age.c -lm
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define ENCLAVE_SDK_IMPLEMENTATION
+#include "enclave_sdk.h"
 
 #ifndef DATA_ROOT
 #define DATA_ROOT "/data"
@@ -135,10 +141,15 @@ static int parse_int64(const char *s, int64_t *out) {
 
 /* ---- the job ---- */
 
-static const char *band_label(int band) {
-    static const char *labels[N_BANDS] = {"0-9",   "10-19", "20-29", "30-39", "40-49",
-                                          "50-59", "60-69", "70-79", "80-89", "90+"};
-    return labels[band];
+static const char *const BANDS[N_BANDS] = {"0-9",   "10-19", "20-29", "30-39", "40-49",
+                                           "50-59", "60-69", "70-79", "80-89", "90+"};
+static const char *const SEXES[2] = {"F", "M"};
+static const char *const DIMS[2] = {"age_band", "sex"};
+
+/* Reports an SDK error; returns the exit status for an output failure. */
+static int sdk_failed(void) {
+    fprintf(stderr, "count_by_age: %s\n", enc_error());
+    return 3;
 }
 
 int main(int argc, char **argv) {
@@ -153,7 +164,10 @@ int main(int argc, char **argv) {
     }
 
     const char *in_path = DATA_ROOT "/person/person.csv";
-    const char *out_path = OUT_ROOT "/count_by_age_sex.csv";
+    enc_set_out_dir(OUT_ROOT);
+    enc_table *table = enc_frequency_table("count_by_age_sex.csv", "n", 2, DIMS);
+    if (table == NULL || enc_levels(table, 0, N_BANDS, BANDS) || enc_levels(table, 1, 2, SEXES))
+        return sdk_failed();
 
     static csv_reader r;
     if (!csv_open(&r, in_path)) {
@@ -177,7 +191,6 @@ int main(int argc, char **argv) {
     }
     int need = (col_yob > col_sex ? col_yob : col_sex) + 1;
 
-    int64_t counts[N_BANDS][2] = {{0}}; /* [band][0 = F, 1 = M] */
     int64_t counted = 0, malformed = 0, unborn = 0, unknown_sex = 0;
     while ((rc = csv_next(&r)) == 1) {
         int64_t yob;
@@ -186,7 +199,7 @@ int main(int argc, char **argv) {
             continue;
         }
         const char *sex = r.field[col_sex];
-        int s;
+        int s; /* index into SEXES */
         if (strcmp(sex, "1") == 0)
             s = 1;
         else if (strcmp(sex, "2") == 0)
@@ -200,8 +213,9 @@ int main(int argc, char **argv) {
             unborn++;
             continue;
         }
-        int band = age >= 90 ? 9 : (int)(age / 10);
-        counts[band][s]++;
+        int cell[2] = {age >= 90 ? 9 : (int)(age / 10), s};
+        if (enc_count(table, cell, 1))
+            return sdk_failed();
         counted++;
     }
     fclose(r.f);
@@ -216,23 +230,9 @@ int main(int argc, char **argv) {
                 (long long)malformed, (long long)r.too_long, (long long)r.too_wide,
                 (long long)unborn, (long long)reference_year, (long long)unknown_sex);
 
-    FILE *out = fopen(out_path, "w");
-    if (out == NULL) {
-        fprintf(stderr, "count_by_age: cannot create %s: %s\n", out_path, strerror(errno));
-        return 3;
-    }
-    fprintf(out, "age_band,sex,n\n");
-    for (int band = 0; band < N_BANDS; band++) {
-        fprintf(out, "%s,F,%lld\n", band_label(band), (long long)counts[band][0]);
-        fprintf(out, "%s,M,%lld\n", band_label(band), (long long)counts[band][1]);
-    }
-    int write_failed = ferror(out);
-    if (fclose(out) != 0)
-        write_failed = 1;
-    if (write_failed) {
-        fprintf(stderr, "count_by_age: error writing %s\n", out_path);
-        return 3;
-    }
+    if (enc_write(table) || enc_write_manifest())
+        return sdk_failed();
+    enc_free(table);
     printf("counted %lld patients\n", (long long)counted);
     return 0;
 }

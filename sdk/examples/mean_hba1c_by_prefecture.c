@@ -2,13 +2,18 @@
  * mean_hba1c_by_prefecture.c: an enclave example job.
  *
  * Joins the OMOP `measurement` table to `person` on person_id and computes, per prefecture of
- * residence, the number of HbA1c measurements and their mean:
+ * residence, the number of HbA1c measurements and their mean, written with the enclave SDK
+ * (sdk/c/enclave_sdk.h) as a magnitude table with its evidence and manifest:
  *
- *   /out/mean_hba1c_by_prefecture.csv    prefecture_code,n,mean_hba1c
+ *   /out/mean_hba1c_by_prefecture.csv           prefecture_code,n,mean_hba1c (then Total)
+ *   /out/mean_hba1c_by_prefecture.evidence.csv  per cell: people, sum, top two contributions
+ *   /out/manifest.json                          describes both for output checking
  *
  * HbA1c rows are those whose measurement_source_value is the JLAC10 code HBA1C_CODE. Rows are
- * sorted by prefecture code ("01".."47", JIS X 0401); prefectures without any measurement are
- * left out (their mean is undefined). The mean has 2 decimals.
+ * sorted by prefecture code ("01".."47", JIS X 0401); a prefecture without any measurement has
+ * an empty mean (it is undefined). The mean has 2 decimals. Contributors are people, not
+ * measurements: each person's HbA1c values are summed first and given to the SDK once, so the
+ * checker judges dominance and thresholds per person.
  *
  * person_id -> prefecture is held in an open-addressing hash table, so 100,000 persons and
  * millions of measurements take one pass over each file. Columns are located by header name,
@@ -17,14 +22,17 @@
  * Exit status: 0 success; 2 input missing, unreadable or malformed (or out of memory);
  * 3 output cannot be written.
  *
- * Build for the sandbox:  clang --target=wasm32-wasi -O2 -s mean_hba1c_by_prefecture.c -o x.wasm
- * Build natively to test: gcc -O2 -DDATA_ROOT='"/tmp/data"' -DOUT_ROOT='"/tmp/out"' ...
+ * Build for the sandbox:  clang --target=wasm32-wasi -O2 -s -I sdk/c mean_hba1c_by_prefecture.c
+ * Build natively to test: gcc -O2 -I sdk/c -DDATA_ROOT='"/tmp/data"' -DOUT_ROOT='"/tmp/out"' ... -lm
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define ENCLAVE_SDK_IMPLEMENTATION
+#include "enclave_sdk.h"
 
 #ifndef DATA_ROOT
 #define DATA_ROOT "/data"
@@ -141,6 +149,8 @@ static int csv_open_with_header(csv_reader *r, const char *path) {
 typedef struct {
     char *key; /* NULL when the slot is free */
     int prefecture;
+    double hba1c_sum; /* this person's HbA1c values, summed */
+    int64_t hba1c_n;  /* and how many there are */
 } slot;
 
 typedef struct {
@@ -200,6 +210,8 @@ static int map_insert(id_map *m, const char *key, int prefecture) {
         return -1;
     memcpy(s->key, key, n);
     s->prefecture = prefecture;
+    s->hba1c_sum = 0;
+    s->hba1c_n = 0;
     m->len++;
     return 1;
 }
@@ -212,10 +224,10 @@ static void map_free(id_map *m) {
     m->cap = m->len = 0;
 }
 
-/* Prefecture of `key`, 0 for an unknown code, -1 when the person is not in the map. */
-static int map_get(const id_map *m, const char *key) {
-    const slot *s = map_find_slot(m->slots, m->cap, key);
-    return s->key != NULL ? s->prefecture : -1;
+/* The person's slot, or NULL when the person is not in the map. */
+static slot *map_get(const id_map *m, const char *key) {
+    slot *s = map_find_slot(m->slots, m->cap, key);
+    return s->key != NULL ? s : NULL;
 }
 
 /* "01".."47" -> 1..47, anything else -> 0. */
@@ -242,7 +254,6 @@ static int parse_double(const char *s, double *out) {
 int main(void) {
     const char *person_path = DATA_ROOT "/person/person.csv";
     const char *meas_path = DATA_ROOT "/measurement/measurement.csv";
-    const char *out_path = OUT_ROOT "/mean_hba1c_by_prefecture.csv";
 
     /* Pass 1: person_id -> prefecture. */
     static csv_reader r;
@@ -312,8 +323,6 @@ int main(void) {
         need = m_value;
     need++;
 
-    int64_t n[N_PREFECTURES + 1] = {0};
-    double sum[N_PREFECTURES + 1] = {0};
     int64_t m_malformed = 0, no_value = 0, no_person = 0, no_prefecture = 0, used = 0;
     while ((rc = csv_next(&r)) == 1) {
         if (r.nfield < need) {
@@ -327,23 +336,23 @@ int main(void) {
             no_value++;
             continue;
         }
-        int pref = map_get(&persons, r.field[m_id]);
-        if (pref < 0) {
+        slot *person = map_get(&persons, r.field[m_id]);
+        if (person == NULL) {
             no_person++;
             continue;
         }
-        if (pref == 0) {
+        if (person->prefecture == 0) {
             no_prefecture++;
             continue;
         }
-        n[pref]++;
-        sum[pref] += v;
+        person->hba1c_sum += v;
+        person->hba1c_n++;
         used++;
     }
     fclose(r.f);
-    map_free(&persons);
     if (rc < 0) {
         fprintf(stderr, "mean_hba1c_by_prefecture: read error in %s\n", meas_path);
+        map_free(&persons);
         return 2;
     }
     int64_t m_long = r.too_long + r.too_wide;
@@ -358,27 +367,35 @@ int main(void) {
                 (long long)m_malformed, (long long)m_long, (long long)no_value,
                 (long long)no_person, (long long)no_prefecture);
 
-    FILE *out = fopen(out_path, "w");
-    if (out == NULL) {
-        fprintf(stderr, "mean_hba1c_by_prefecture: cannot create %s: %s\n", out_path,
-                strerror(errno));
-        return 3;
+    /* One contribution per person with HbA1c values, in their prefecture's cell. */
+    static char codes[N_PREFECTURES][3];
+    const char *levels[N_PREFECTURES];
+    for (int p = 0; p < N_PREFECTURES; p++) {
+        snprintf(codes[p], sizeof codes[p], "%02d", p + 1);
+        levels[p] = codes[p];
     }
-    fprintf(out, "prefecture_code,n,mean_hba1c\n");
-    int cells = 0;
-    for (int p = 1; p <= N_PREFECTURES; p++) {
-        if (n[p] == 0)
+    const char *dims[1] = {"prefecture_code"};
+    enc_set_out_dir(OUT_ROOT);
+    enc_table *t = enc_magnitude_table("mean_hba1c_by_prefecture.csv", "mean_hba1c", ENC_MEAN, 1,
+                                       dims);
+    int failed = t == NULL || enc_count_column(t, "n") || enc_levels(t, 0, N_PREFECTURES, levels);
+    int seen[N_PREFECTURES] = {0}, cells = 0;
+    for (size_t i = 0; i < persons.cap && !failed; i++) {
+        const slot *s = &persons.slots[i];
+        if (s->key == NULL || s->hba1c_n == 0)
             continue;
-        fprintf(out, "%02d,%lld,%.2f\n", p, (long long)n[p], sum[p] / (double)n[p]);
-        cells++;
+        int cell[1] = {s->prefecture - 1};
+        failed = enc_contribute(t, cell, s->hba1c_sum, s->hba1c_n) != 0;
+        cells += !seen[cell[0]];
+        seen[cell[0]] = 1;
     }
-    int write_failed = ferror(out);
-    if (fclose(out) != 0)
-        write_failed = 1;
-    if (write_failed) {
-        fprintf(stderr, "mean_hba1c_by_prefecture: error writing %s\n", out_path);
+    map_free(&persons);
+    if (failed || enc_write(t) || enc_write_manifest()) {
+        fprintf(stderr, "mean_hba1c_by_prefecture: %s\n", enc_error());
+        enc_free(t);
         return 3;
     }
+    enc_free(t);
     printf("averaged %lld HbA1c measurements over %d prefectures\n", (long long)used, cells);
     return 0;
 }

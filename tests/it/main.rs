@@ -5,6 +5,8 @@
 //! by `sdk/build-examples.sh target/examples` (or `ENCLAVE_EXAMPLES`). The
 //! test command in `infra/dev/test.sh` builds both first.
 
+mod audit_trail;
+mod hostile;
 mod installation;
 mod multinode;
 mod restart;

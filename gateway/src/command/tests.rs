@@ -51,6 +51,47 @@ fn submit_with_options_and_module_arguments() {
 }
 
 #[test]
+fn audit_commands_for_compliance() {
+    check(
+        "audit",
+        expect![
+            "Invocation { command: Audit(List { filter: AuditFilter { actor: None, project: None, dataset: None, target: None, action: None, outcome: None, from: None, to: None }, after: 0, limit: 100 }), json: false }"
+        ],
+    );
+    check(
+        "audit --job j-1 --outcome denied --limit 5 --json",
+        expect![[
+            r#"Invocation { command: Audit(List { filter: AuditFilter { actor: None, project: None, dataset: None, target: Some("j-1"), action: None, outcome: Some("denied"), from: None, to: None }, after: 0, limit: 5 }), json: true }"#
+        ]],
+    );
+    check(
+        "audit verify",
+        expect!["Invocation { command: Audit(Verify), json: false }"],
+    );
+    check(
+        "audit export --format csv --actor alice",
+        expect![[
+            r#"Invocation { command: Audit(Export { filter: AuditFilter { actor: Some("alice"), project: None, dataset: None, target: None, action: None, outcome: None, from: None, to: None }, format: "csv" }), json: false }"#
+        ]],
+    );
+    check(
+        "audit proof 12",
+        expect!["Invocation { command: Audit(Proof { seq: 12 }), json: false }"],
+    );
+    check("audit proof x", expect!["error: seq must be a number"]);
+    check(
+        "audit export --format xml",
+        expect!["error: --format must be jsonl or csv"],
+    );
+    check(
+        "audit rewrite",
+        expect![[
+            r#"error: unknown audit command "rewrite"; use audit, audit verify, audit export, audit proof <seq> or audit checkpoint"#
+        ]],
+    );
+}
+
+#[test]
 fn malformed_lines_get_clear_errors() {
     check("", expect!["error: empty command; try: help"]);
     check(

@@ -1,13 +1,15 @@
 //! Submitting jobs and looking at them.
 
+use std::collections::BTreeMap;
+
 use enclave_policy::{Decision, JobFacts, Request, Scope, authorize};
 use enclave_sandbox::SandboxLimits;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{Caller, Service, ServiceError, detail, event};
+use super::{Caller, ReasonSummary, Service, ServiceError, detail, event};
 use crate::audit::Outcome;
-use crate::store::{JobRow, NewJob, Store};
+use crate::store::{JobRow, NewJob, OutputCheckRow, Store};
 
 /// A job submission as the doors parse it.
 #[derive(Clone, Debug)]
@@ -53,6 +55,8 @@ pub struct JobView {
     pub limits: serde_json::Value,
     /// Resource usage once finished.
     pub usage: Option<serde_json::Value>,
+    /// Files under `/data` the run opened, with bytes read (`[{path, opens, bytes_read}]`).
+    pub data_access: Option<serde_json::Value>,
     /// Submission time.
     pub submitted_at: String,
     /// Start time.
@@ -76,6 +80,23 @@ pub struct OutputView {
     pub sha256: String,
     /// Whether capture stopped at the cap.
     pub truncated: bool,
+    /// Output-check verdict (`pass`, `review`, `fail`); `None` until checked.
+    pub verdict: Option<String>,
+    /// Why: reason codes with the number of cells concerned (never contents or messages).
+    pub reasons: Vec<ReasonSummary>,
+    /// The suggested safe version the checker built, if any.
+    pub suggested: Option<SuggestedView>,
+    /// Checker evidence: never released.
+    pub never_release: bool,
+}
+
+/// A suggested safe version of an output: metadata only.
+#[derive(Clone, Debug, Serialize)]
+pub struct SuggestedView {
+    /// File name (`<stem>.suggested.csv`).
+    pub name: String,
+    /// SHA-256 (hex) naming it in the quarantine.
+    pub sha256: String,
 }
 
 impl Service {
@@ -147,7 +168,7 @@ impl Service {
         };
         record.target = id.clone();
         detail(&mut record, "module_sha256", module_sha256);
-        detail(&mut record, "dataset", dataset.name);
+        record.dataset = dataset.name;
         detail(&mut record, "dataset_version", dataset.version);
         detail(&mut record, "args", request.args);
         detail(&mut record, "limits", limits);
@@ -210,19 +231,45 @@ impl Service {
     }
 
     async fn output_views(&self, job_id: &str) -> Result<Vec<OutputView>, ServiceError> {
-        Ok(self
+        let mut checks: BTreeMap<(String, String), OutputCheckRow> = self
             .store
+            .output_checks(job_id)
+            .await?
+            .into_iter()
+            .map(|c| ((c.kind.clone(), c.name.clone()), c))
+            .collect();
+        self.store
             .outputs(job_id)
             .await?
             .into_iter()
-            .map(|o| OutputView {
-                name: o.name,
-                kind: o.kind,
-                size: o.size,
-                sha256: o.sha256,
-                truncated: o.truncated,
+            .map(|o| {
+                let check = checks.remove(&(o.kind.clone(), o.name.clone()));
+                let check = check.as_ref();
+                let reasons = match check.and_then(|c| c.reasons.as_deref()) {
+                    Some(text) => serde_json::from_str(text).map_err(|e| {
+                        ServiceError::Internal(format!("stored reasons of {job_id}: {e}"))
+                    })?,
+                    None => Vec::new(),
+                };
+                let suggested = check.and_then(|c| {
+                    Some(SuggestedView {
+                        name: c.suggested_name.clone()?,
+                        sha256: c.suggested_sha256.clone()?,
+                    })
+                });
+                Ok(OutputView {
+                    verdict: check.and_then(|c| c.verdict.clone()),
+                    never_release: check.is_some_and(|c| c.never_release),
+                    reasons,
+                    suggested,
+                    name: o.name,
+                    kind: o.kind,
+                    size: o.size,
+                    sha256: o.sha256,
+                    truncated: o.truncated,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Loads a job if policy lets the caller see it; records the access.
@@ -322,19 +369,22 @@ impl Service {
         if tokio::fs::try_exists(&path).await.unwrap_or(false) {
             return Ok(());
         }
+        // A unique temporary name: the same module may be submitted concurrently.
+        let nonce: [u8; 8] = rand::random();
         let temp = self
             .paths
             .modules
-            .join(format!(".{sha256}.{}.tmp", std::process::id()));
+            .join(format!(".{sha256}.{}.tmp", hex::encode(nonce)));
         let write = async {
             let mut file = tokio::fs::File::create(&temp).await?;
             tokio::io::AsyncWriteExt::write_all(&mut file, bytes).await?;
             file.sync_all().await?;
             tokio::fs::rename(&temp, &path).await
         };
-        write
-            .await
-            .map_err(|error| ServiceError::Unavailable(format!("cannot store module: {error}")))
+        write.await.map_err(|error| {
+            tracing::error!(%error, "cannot store module");
+            ServiceError::Unavailable(format!("cannot store module: {error}"))
+        })
     }
 }
 
@@ -344,6 +394,7 @@ fn view(row: JobRow, outputs: Vec<OutputView>) -> JobView {
         args: parse(&row.args),
         limits: parse(&row.limits),
         usage: row.usage.as_deref().map(parse),
+        data_access: row.data_access.as_deref().map(parse),
         id: row.id,
         name: row.name,
         project: row.project,
@@ -387,5 +438,9 @@ pub(crate) fn limits_json(limits: &SandboxLimits) -> serde_json::Value {
         "out_bytes": limits.out_bytes,
         "out_files": limits.out_files,
         "module_bytes": limits.module_bytes,
+        "stdio_hard_bytes": limits.stdio_hard_bytes,
+        "compile_time_ms": u64::try_from(limits.compile_time.as_millis()).unwrap_or(u64::MAX),
+        "table_elements": limits.table_elements,
+        "tmp_bytes": limits.tmp_bytes,
     })
 }

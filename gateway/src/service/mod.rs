@@ -7,9 +7,11 @@
 //! Invariant: every permission question goes to `enclave_policy::authorize`.
 
 mod admin;
+mod checks;
 mod jobs;
 mod runner;
 mod session;
+mod trail;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,8 +25,12 @@ use crate::audit::{Door, NewEvent, Outcome};
 use crate::store::{Store, StoreError, WriteTx, format_time};
 
 pub use admin::{AdminCaller, DatasetRegistration, NewProject, NewUser, RULE_PRESETS, UserSummary};
-pub use jobs::{JobView, OutputView, SubmitRequest};
+pub use checks::{CHECK_ERROR, ReasonSummary};
+pub use jobs::{JobView, OutputView, SubmitRequest, SuggestedView};
 pub use session::{HELP_TEXT, WhoAmI};
+pub use trail::{
+    ConsistencyProofView, InclusionProofView, VerifyReport, load_or_create_checkpoint_key,
+};
 
 /// A source of trusted time.
 pub trait Clock: Send + Sync {
@@ -51,8 +57,10 @@ pub struct Caller {
     pub door: Door,
     /// Peer address, if known.
     pub source: Option<String>,
-    /// Request id, echoed to the client and recorded in audit details.
+    /// Request id, echoed to the client and recorded in the audit trail.
     pub request_id: String,
+    /// Sign-in session (one SSH connection), if any.
+    pub session: Option<String>,
 }
 
 /// Errors the core returns; each door maps them once.
@@ -128,6 +136,7 @@ pub struct Service {
     limits: SandboxLimits,
     work_ready: Arc<Notify>,
     worker: WorkerIdentity,
+    checkpoint_key: Option<Arc<crate::audit::checkpoint::CheckpointKey>>,
 }
 
 /// Who this process is when it runs jobs, and how long its hold on a job lasts
@@ -170,7 +179,15 @@ impl Service {
             limits,
             work_ready: Arc::new(Notify::new()),
             worker: WorkerIdentity::new(std::time::Duration::from_secs(30)),
+            checkpoint_key: None,
         }
+    }
+
+    /// Sets the key audit checkpoints are signed with.
+    #[must_use]
+    pub fn with_checkpoint_key(mut self, key: crate::audit::checkpoint::CheckpointKey) -> Service {
+        self.checkpoint_key = Some(Arc::new(key));
+        self
     }
 
     /// Sets this process's worker identity and lease length.
@@ -241,8 +258,11 @@ fn event(caller: &Caller, action: &str, outcome: Outcome) -> NewEvent {
         action: action.into(),
         target: "-".into(),
         project: "-".into(),
+        dataset: "-".into(),
+        session: caller.session.clone().unwrap_or_else(|| "-".into()),
+        request_id: caller.request_id.clone(),
         outcome,
-        details: serde_json::json!({ "request_id": caller.request_id }),
+        details: serde_json::json!({}),
     }
 }
 

@@ -24,7 +24,7 @@ impl Service {
 
     /// Single-node start-up (SQLite): jobs left `running` by the previous
     /// process cannot still be running anywhere, so they are re-queued (or
-    /// failed after [`MAX_ATTEMPTS`]) at once. On PostgreSQL other nodes may be
+    /// failed after `MAX_ATTEMPTS`) at once. On PostgreSQL other nodes may be
     /// running them, so only expired leases are recovered ([`Service::reap_expired_leases`]).
     ///
     /// # Errors
@@ -88,6 +88,7 @@ impl Service {
                 exit_code: None,
                 usage: "null".into(),
                 finished_at: self.now_text()?,
+                data_access: None,
             };
             Store::finish_job(tx, &job.id, &result, None).await?;
             record.outcome = Outcome::Error;
@@ -267,6 +268,10 @@ impl Service {
             exit_code: finished.exit_code,
             usage: finished.usage.to_string(),
             finished_at: self.now_text()?,
+            data_access: finished
+                .data_access
+                .as_ref()
+                .map(serde_json::Value::to_string),
         };
         let mut record = system_event("job.finish", job, &self.worker.id);
         record.outcome = if finished.state == "succeeded" {
@@ -284,6 +289,10 @@ impl Service {
             .collect();
         detail(&mut record, "outputs", names);
         detail(&mut record, "rejected_outputs", finished.rejected);
+        // Which medical records the run touched, as access-log guidelines ask.
+        detail(&mut record, "data_access", finished.data_access);
+        // Output checks may take seconds: run them before taking the write lock.
+        let checks = self.check_run_outputs(job, &finished.outputs).await;
         let mut tx = self.store.begin_write().await?;
         if !Store::finish_job(&mut tx, &job.id, &result, Some(lease)).await? {
             // Another worker took the job over after this one's lease expired:
@@ -299,6 +308,7 @@ impl Service {
             Store::insert_output(&mut tx, &job.id, output).await?;
         }
         self.record_in(&mut tx, record).await?;
+        self.record_checks(&mut tx, job, checks).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -312,6 +322,8 @@ struct Finished {
     usage: serde_json::Value,
     outputs: Vec<OutputRow>,
     rejected: Vec<serde_json::Value>,
+    /// Files under `/data` the run opened; `None` when it never ran.
+    data_access: Option<serde_json::Value>,
 }
 
 impl Finished {
@@ -323,6 +335,7 @@ impl Finished {
             usage: serde_json::Value::Null,
             outputs: Vec::new(),
             rejected: Vec::new(),
+            data_access: None,
         }
     }
 
@@ -344,7 +357,15 @@ impl Finished {
                 "fuel_consumed": run.usage.fuel_consumed,
                 "peak_memory_bytes": run.usage.peak_memory_bytes,
                 "out_bytes": run.usage.out_bytes,
+                "data_bytes_read": run.usage.data_bytes_read,
+                "compile_time_ms": u64::try_from(run.usage.compile_time.as_millis()).unwrap_or(u64::MAX),
             }),
+            data_access: Some(
+                run.data_access
+                    .iter()
+                    .map(|file| serde_json::json!({"path": file.path, "opens": file.opens, "bytes_read": file.bytes_read}))
+                    .collect(),
+            ),
             outputs,
             rejected: run
                 .rejected_outputs
@@ -406,7 +427,10 @@ fn system_event(action: &str, job: &JobRow, worker: &str) -> NewEvent {
         action: action.into(),
         target: job.id.clone(),
         project: job.project.clone(),
+        dataset: job.dataset.clone(),
+        session: "-".into(),
+        request_id: "-".into(),
         outcome: Outcome::Ok,
-        details: serde_json::json!({ "submitter": job.submitter, "dataset": job.dataset, "dataset_version": job.dataset_version }),
+        details: serde_json::json!({ "submitter": job.submitter, "dataset_version": job.dataset_version }),
     }
 }

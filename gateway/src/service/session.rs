@@ -19,6 +19,13 @@ commands:
   status <job-id>      state, exit status or failure reason, resource usage
   outputs <job-id>     quarantined outputs: name, size, SHA-256 (never contents)
   whoami               your user name, roles and projects
+  audit [--actor A --project P --dataset D --job J --action X --outcome O --from T --to T]
+                       audit events as JSON Lines (compliance)
+  audit verify         check the chain, the Merkle tree and the signed checkpoints
+  audit export [--format jsonl|csv] [filters]
+                       events with the signed checkpoint that covers them
+  audit proof <seq>    inclusion proof of one event against a signed checkpoint
+  audit checkpoint     sign a checkpoint of the trail now
   help                 this text
 
 every command accepts --json and then prints one JSON document.
@@ -212,12 +219,44 @@ fn login_event(user: &str, source: Option<String>, door: Door) -> NewEvent {
         action: "session.login".into(),
         target: user.to_owned(),
         project: "-".into(),
+        dataset: "-".into(),
+        session: "-".into(),
+        request_id: "-".into(),
         outcome: Outcome::Ok,
         details: serde_json::json!({}),
     }
 }
 
 impl Service {
+    /// Refuses (and records the refusal) unless the caller may read the audit
+    /// trail; called before any work so a refused caller costs nothing.
+    ///
+    /// # Errors
+    /// `Forbidden` when policy refuses.
+    pub async fn check_audit_access(
+        &self,
+        caller: &Caller,
+        action: &str,
+    ) -> Result<(), ServiceError> {
+        if caller.door == Door::Cli {
+            return Ok(());
+        }
+        let actor = self.actor(caller).await?;
+        let request = if action == "audit.verify" {
+            Request::VerifyAudit
+        } else {
+            Request::ReadAudit
+        };
+        if let Decision::Deny(reason) = authorize(&actor, &request, self.now().date()) {
+            let mut record = event(caller, action, Outcome::Denied);
+            detail(&mut record, "reason", reason.to_string());
+            return Err(self
+                .refuse(record, ServiceError::Forbidden(reason.to_string()))
+                .await);
+        }
+        Ok(())
+    }
+
     /// Records a read of the audit trail (reads are events too).
     ///
     /// # Errors

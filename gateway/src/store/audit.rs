@@ -8,6 +8,7 @@ use super::{Backend, Store, StoreError, WriteTx, corrupt};
 
 /// Advisory-lock key that serializes audit appends on PostgreSQL.
 const AUDIT_LOCK_KEY: i64 = 0x0065_6e63_6c61_7665; // "enclave"
+use crate::audit::checkpoint::Checkpoint;
 use crate::audit::{GENESIS_HASH, NewEvent, StoredEvent, seal};
 
 impl Store {
@@ -49,8 +50,8 @@ impl Store {
         let stored = seal(event, prev_seq, &prev_hash, time);
         sqlx::query(
             "INSERT INTO audit_events (seq, time, actor, role, door, source, action, target, \
-             project, outcome, details, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             project, dataset, session, request_id, outcome, details, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(stored.seq)
         .bind(&stored.time)
@@ -61,6 +62,9 @@ impl Store {
         .bind(&stored.action)
         .bind(&stored.target)
         .bind(&stored.project)
+        .bind(&stored.dataset)
+        .bind(&stored.session)
+        .bind(&stored.request_id)
         .bind(&stored.outcome)
         .bind(&stored.details)
         .bind(&stored.prev_hash)
@@ -75,11 +79,38 @@ impl Store {
     /// # Errors
     /// When the database fails.
     pub async fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        self.audit_query(&AuditFilter::default(), after, limit)
+            .await
+    }
+
+    /// Up to `limit` events matching `filter` with sequence greater than `after`, in order.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn audit_query(
+        &self,
+        filter: &AuditFilter,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, time, actor, role, door, source, action, target, project, outcome, \
-             details, prev_hash, hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2",
+            "SELECT seq, time, actor, role, door, source, action, target, project, dataset, \
+             session, request_id, outcome, details, prev_hash, hash FROM audit_events \
+             WHERE seq > $1 AND ($2 IS NULL OR actor = $2) AND ($3 IS NULL OR project = $3) \
+             AND ($4 IS NULL OR dataset = $4) AND ($5 IS NULL OR target = $5) \
+             AND ($6 IS NULL OR action = $6) AND ($7 IS NULL OR outcome = $7) \
+             AND ($8 IS NULL OR time >= $8) AND ($9 IS NULL OR time < $9) \
+             ORDER BY seq LIMIT $10",
         )
         .bind(after)
+        .bind(filter.actor.as_deref())
+        .bind(filter.project.as_deref())
+        .bind(filter.dataset.as_deref())
+        .bind(filter.target.as_deref())
+        .bind(filter.action.as_deref())
+        .bind(filter.outcome.as_deref())
+        .bind(filter.from.as_deref())
+        .bind(filter.to.as_deref())
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
@@ -95,6 +126,9 @@ impl Store {
                     action: row.try_get("action")?,
                     target: row.try_get("target")?,
                     project: row.try_get("project")?,
+                    dataset: row.try_get("dataset")?,
+                    session: row.try_get("session")?,
+                    request_id: row.try_get("request_id")?,
                     outcome: row.try_get("outcome")?,
                     details: row.try_get("details")?,
                     prev_hash: row.try_get("prev_hash")?,
@@ -103,6 +137,131 @@ impl Store {
             })
             .collect()
     }
+
+    /// Number of events (the highest sequence number).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn audit_size(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS size FROM audit_events")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get("size")?)
+    }
+
+    /// Chain hashes of events `after+1 ..= after+limit`, in order, with their sequence numbers.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn audit_hashes(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT seq, hash FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2")
+                .bind(after)
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("seq")?, row.try_get("hash")?)))
+            .collect()
+    }
+
+    /// Takes the audit append lock for the rest of `tx` (PostgreSQL; on SQLite
+    /// the write transaction already holds the database lock).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn lock_audit(tx: &mut WriteTx) -> Result<(), StoreError> {
+        if tx.backend == Backend::Postgres {
+            sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+                .bind(AUDIT_LOCK_KEY)
+                .execute(tx.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Every event's chain hash, in sequence order, read inside `tx`.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn audit_leaves_in(tx: &mut WriteTx) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT hash FROM audit_events ORDER BY seq")
+            .fetch_all(tx.conn())
+            .await?;
+        rows.iter().map(|row| Ok(row.try_get("hash")?)).collect()
+    }
+
+    /// Stores a signed checkpoint inside `tx`.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn insert_checkpoint(
+        tx: &mut WriteTx,
+        checkpoint: &Checkpoint,
+    ) -> Result<(), StoreError> {
+        let size = i64::try_from(checkpoint.tree_size).map_err(corrupt)?;
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (id, tree_size, root_hash, time, public_key, signature) \
+             VALUES ((SELECT COALESCE(MAX(id), 0) + 1 FROM audit_checkpoints), $1, $2, $3, $4, $5)",
+        )
+        .bind(size)
+        .bind(&checkpoint.root_hash)
+        .bind(&checkpoint.time)
+        .bind(&checkpoint.public_key)
+        .bind(&checkpoint.signature)
+        .execute(tx.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Every stored checkpoint, oldest first.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT tree_size, root_hash, time, public_key, signature FROM audit_checkpoints ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Checkpoint {
+                    tree_size: u64::try_from(row.try_get::<i64, _>("tree_size")?)
+                        .map_err(corrupt)?,
+                    root_hash: row.try_get("root_hash")?,
+                    time: row.try_get("time")?,
+                    public_key: row.try_get("public_key")?,
+                    signature: row.try_get("signature")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Which audit events a query returns. `None` matches everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Exact actor.
+    pub actor: Option<String>,
+    /// Exact project.
+    pub project: Option<String>,
+    /// Exact dataset.
+    pub dataset: Option<String>,
+    /// Exact target (a job id, a user name...).
+    pub target: Option<String>,
+    /// Exact action code.
+    pub action: Option<String>,
+    /// `ok`, `denied` or `error`.
+    pub outcome: Option<String>,
+    /// Events at or after this RFC 3339 time.
+    pub from: Option<String>,
+    /// Events before this RFC 3339 time.
+    pub to: Option<String>,
 }
 
 /// Formats a time the way the store keeps it: RFC 3339 UTC with microseconds,

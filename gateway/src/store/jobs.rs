@@ -79,6 +79,8 @@ pub struct JobRow {
     pub worker_id: Option<String>,
     /// When the current holder's lease ends.
     pub lease_expires_at: Option<String>,
+    /// Files under `/data` the run opened, JSON array text (`None` until it ran).
+    pub data_access: Option<String>,
 }
 
 /// A worker's hold on one attempt of a running job: the fencing token that
@@ -119,11 +121,13 @@ pub struct RunResult {
     pub usage: String,
     /// End time.
     pub finished_at: String,
+    /// Files under `/data` the run opened, JSON array text (`None` when it never ran).
+    pub data_access: Option<String>,
 }
 
 const JOB_COLUMNS: &str = "id, project, submitter, name, module_sha256, module_size, args, \
     dataset, dataset_version, limits, seed, state, reason, exit_code, usage, attempts, \
-    submitted_at, started_at, finished_at, worker_id, lease_expires_at";
+    submitted_at, started_at, finished_at, worker_id, lease_expires_at, data_access";
 
 fn job_from_row(row: &AnyRow) -> Result<JobRow, StoreError> {
     Ok(JobRow {
@@ -148,6 +152,7 @@ fn job_from_row(row: &AnyRow) -> Result<JobRow, StoreError> {
         finished_at: row.try_get("finished_at")?,
         worker_id: row.try_get("worker_id")?,
         lease_expires_at: row.try_get("lease_expires_at")?,
+        data_access: row.try_get("data_access")?,
     })
 }
 
@@ -295,7 +300,7 @@ impl Store {
         });
         let done = sqlx::query(
             "UPDATE jobs SET state = $1, reason = $2, exit_code = $3, usage = $4, finished_at = $5, \
-             lease_expires_at = NULL WHERE id = $6 AND state = 'running' \
+             lease_expires_at = NULL, data_access = $9 WHERE id = $6 AND state = 'running' \
              AND ($7 IS NULL OR (worker_id = $7 AND attempts = $8))",
         )
         .bind(result.state)
@@ -306,6 +311,7 @@ impl Store {
         .bind(id)
         .bind(worker)
         .bind(attempt)
+        .bind(&result.data_access)
         .execute(tx.conn())
         .await?;
         Ok(done.rows_affected() == 1)

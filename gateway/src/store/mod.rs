@@ -9,6 +9,7 @@
 //! transaction starts, audit serialization, job claiming) switch on [`Backend`].
 
 mod audit;
+mod checks;
 mod jobs;
 mod registry;
 
@@ -18,7 +19,8 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::{Any, AnyConnection, AnyPool, Executor};
 
-pub use audit::format_time;
+pub use audit::{AuditFilter, format_time};
+pub use checks::OutputCheckRow;
 pub use jobs::{JobRow, Lease, NewJob, OutputRow, RunResult};
 pub use registry::{DatasetRow, ProjectRow, UserRow, parse_date};
 

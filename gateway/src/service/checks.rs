@@ -1,0 +1,218 @@
+//! Output checks after a run: every quarantined output of a job (the files of `/out`, the
+//! manifest, stdout and stderr) is checked under the project's rule preset with
+//! `enclave_policy::sdc`, and the verdicts are stored with the job.
+//!
+//! The runner calls [`Service::check_run_outputs`] before its completion transaction (the
+//! checks may take seconds and must not hold the write lock) and
+//! [`Service::record_checks`] inside it, so the verdicts, the check record and the
+//! `job.check` audit event commit together with the job's result.
+//!
+//! Invariant: fail closed. No rule set, an unreadable quarantined file or input the checker
+//! cannot use gives every output the verdict `fail` with reason `check_error`.
+//! Invariant: researchers see verdicts and reason codes with cell counts, never messages or
+//! the record: both can quote the job's own bytes (cell values, column names).
+//! Invariant: evidence files are stored `never_release`.
+//! Boundary: suggested safe versions are stored content-addressed in the quarantine folder;
+//! the record holds their SHA-256.
+
+mod evaluate;
+#[cfg(test)]
+mod tests;
+
+use enclave_policy::sdc::{Ledger, Preset, RuleSet, Verdict};
+use serde::{Deserialize, Serialize};
+
+use super::{Service, ServiceError, detail};
+use crate::audit::{Door, NewEvent, Outcome};
+use crate::store::{JobRow, OutputCheckRow, OutputRow, Store, WriteTx};
+pub(crate) use evaluate::JobChecks;
+use evaluate::{Input, evaluate};
+
+/// Reason code of an output that could not be checked at all.
+pub const CHECK_ERROR: &str = "check_error";
+
+/// One reason behind an output's verdict, as researchers may see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasonSummary {
+    /// Stable reason code (`threshold`, `dominance`, ..., or `check_error`).
+    pub code: String,
+    /// How bad this reason is.
+    pub verdict: Verdict,
+    /// Number of table cells with this reason (0 for reasons about the whole file).
+    #[serde(default)]
+    pub cells: u64,
+    /// Gateway-written detail (where a check error is), never text from the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Service {
+    /// Checks a finished run's quarantined outputs. Never fails: what cannot be checked
+    /// fails closed. `None` when there is nothing to check (the job never ran).
+    pub(super) async fn check_run_outputs(
+        &self,
+        job: &JobRow,
+        outputs: &[OutputRow],
+    ) -> Option<JobChecks> {
+        if outputs.is_empty() {
+            return None;
+        }
+        let rules = self.project_rules(job).await;
+        let mut inputs = Vec::with_capacity(outputs.len());
+        let mut unreadable = false;
+        for output in outputs {
+            let path = self.paths.quarantine.join(&output.sha256);
+            let bytes = tokio::fs::read(&path).await.unwrap_or_else(|error| {
+                tracing::error!(job = %job.id, %error, "quarantined output unreadable");
+                unreadable = true;
+                Vec::new()
+            });
+            inputs.push(Input {
+                kind: output.kind.clone(),
+                name: output.name.clone(),
+                bytes,
+            });
+        }
+        let rules = match rules {
+            Ok(_) if unreadable => Err("a quarantined output could not be read".to_owned()),
+            other => other,
+        };
+        let ledger = self.release_ledger(job).await;
+        let inputs = std::sync::Arc::new(inputs);
+        let task_inputs = std::sync::Arc::clone(&inputs);
+        let task = tokio::task::spawn_blocking(move || {
+            evaluate(
+                rules.as_ref().map_err(String::as_str),
+                &task_inputs,
+                &ledger,
+                crate::check_cli::TOOL_VERSION,
+            )
+        });
+        let mut checks = match task.await {
+            Ok(checks) => checks,
+            Err(error) => {
+                tracing::error!(job = %job.id, %error, "output check task failed");
+                let why = "the output checker stopped";
+                evaluate(
+                    Err(why),
+                    &inputs,
+                    &Ledger::new(),
+                    crate::check_cli::TOOL_VERSION,
+                )
+            }
+        };
+        for output in &mut checks.outputs {
+            let Some((_, sha256, bytes)) = &output.suggested else {
+                continue;
+            };
+            if let Err(error) = self.store_content(sha256, bytes).await {
+                tracing::error!(job = %job.id, %error, "cannot store a suggested version");
+                output.suggested = None;
+            }
+        }
+        Some(checks)
+    }
+
+    /// Stores the verdicts and the record and appends `job.check`, all in `tx`.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub(super) async fn record_checks(
+        &self,
+        tx: &mut WriteTx,
+        job: &JobRow,
+        checks: Option<JobChecks>,
+    ) -> Result<(), ServiceError> {
+        let Some(checks) = checks else {
+            return Ok(());
+        };
+        Store::set_check_record(tx, &job.id, &checks.record).await?;
+        let mut summary = Vec::with_capacity(checks.outputs.len());
+        for output in &checks.outputs {
+            let reasons = serde_json::to_string(&output.reasons)
+                .map_err(|e| ServiceError::Internal(format!("reasons: {e}")))?;
+            let row = OutputCheckRow {
+                kind: output.kind.clone(),
+                name: output.name.clone(),
+                verdict: Some(output.verdict.as_str().to_owned()),
+                reasons: Some(reasons),
+                suggested_name: output.suggested.as_ref().map(|s| s.0.clone()),
+                suggested_sha256: output.suggested.as_ref().map(|s| s.1.clone()),
+                never_release: output.never_release,
+            };
+            Store::set_output_check(tx, &job.id, &row).await?;
+            let codes: Vec<&str> = output.reasons.iter().map(|r| r.code.as_str()).collect();
+            summary.push(serde_json::json!({
+                "name": output.name, "kind": output.kind, "verdict": output.verdict.as_str(),
+                "reasons": codes, "suggested_sha256": row.suggested_sha256,
+                "never_release": output.never_release,
+            }));
+        }
+        let mut record = NewEvent {
+            actor: format!("worker:{}", self.worker.id),
+            role: "-".into(),
+            door: Door::System,
+            source: "-".into(),
+            action: "job.check".into(),
+            target: job.id.clone(),
+            project: job.project.clone(),
+            dataset: job.dataset.clone(),
+            session: "-".into(),
+            request_id: "-".into(),
+            outcome: if checks.error.is_some() {
+                Outcome::Error
+            } else {
+                Outcome::Ok
+            },
+            details: serde_json::json!({ "submitter": job.submitter, "dataset": job.dataset }),
+        };
+        detail(&mut record, "rules", checks.rules);
+        detail(&mut record, "tool_version", crate::check_cli::TOOL_VERSION);
+        detail(&mut record, "verdict", checks.verdict.as_str());
+        detail(&mut record, "record_sha256", checks.record_sha256);
+        detail(&mut record, "outputs", summary);
+        if let Some(error) = checks.error {
+            detail(&mut record, "error", error);
+        }
+        self.record_in(tx, record).await
+    }
+
+    /// The project's rule set, or why there is none (fail closed).
+    async fn project_rules(&self, job: &JobRow) -> Result<RuleSet, String> {
+        match self.store.project(&job.project).await {
+            Ok(Some(project)) => Preset::from_name(&project.rules)
+                .map(Preset::rules)
+                .ok_or_else(|| format!("the project's rule set {:?} is unknown", project.rules)),
+            Ok(None) => Err("the project no longer exists".to_owned()),
+            Err(error) => {
+                tracing::error!(job = %job.id, %error, "cannot load the project's rules");
+                Err("the project's rule set could not be loaded".to_owned())
+            }
+        }
+    }
+
+    /// Tables released earlier in the job's project on the same dataset, for differencing.
+    ///
+    /// Hook for the release workflow (issue 5): until releases exist the ledger is empty.
+    /// Fill it from the approved, frozen frequency tables of `job.project` on `job.dataset`
+    /// (`ReleasedTable::from_csv` with each table's manifest spec).
+    async fn release_ledger(&self, _job: &JobRow) -> Ledger {
+        Ledger::new()
+    }
+
+    /// Writes bytes into the quarantine under their SHA-256 (atomically; an existing file
+    /// already holds the same bytes).
+    async fn store_content(&self, sha256: &str, bytes: &[u8]) -> std::io::Result<()> {
+        let target = self.paths.quarantine.join(sha256);
+        if tokio::fs::try_exists(&target).await? {
+            return Ok(());
+        }
+        let nonce: [u8; 8] = rand::random();
+        let temp = self
+            .paths
+            .quarantine
+            .join(format!(".{sha256}.{}.tmp", hex::encode(nonce)));
+        tokio::fs::write(&temp, bytes).await?;
+        tokio::fs::rename(&temp, &target).await
+    }
+}
