@@ -154,6 +154,16 @@ pub async fn serve(
         for handle in crate::runner::spawn_workers(&service, config.runner.workers) {
             tasks.spawn(async move { handle.await.context("worker stopped") });
         }
+        let checkpointer = service.clone();
+        let every = Duration::from_secs(config.audit.checkpoint_seconds);
+        tasks.spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(error) = checkpointer.checkpoint_if_new_events().await {
+                    tracing::error!(%error, "could not sign an audit checkpoint");
+                }
+            }
+        });
     }
     on_ready(bound);
     tokio::select! {

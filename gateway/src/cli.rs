@@ -89,6 +89,10 @@ enum Top {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Run a job on your own machine, on dummy data, with the gateway's sandbox and limits.
+    RunLocal(crate::local::RunLocalArgs),
+    /// Write a synthetic dataset with the same schema as a dataset's dictionaries.
+    DummyData(crate::dummy::DummyDataArgs),
     /// Write a synthetic claims dataset (OMOP layout) to a folder.
     GenerateDataset {
         /// Output folder (must be empty or missing).
@@ -345,6 +349,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let service = app::open(&config).await?;
             audit(&service, command).await
         }
+        Top::RunLocal(args) => crate::local::run_local(args).await,
+        Top::DummyData(args) => crate::dummy::dummy_data(&args),
         Top::GenerateDataset {
             out,
             patients,

@@ -36,6 +36,23 @@ pub struct Config {
     /// Default job limits.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Audit trail settings.
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// Audit trail settings.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// How often a worker node signs a checkpoint when new events exist (10–86400 s).
+    pub checkpoint_seconds: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig { checkpoint_seconds: 600 }
+    }
 }
 
 /// The SSH door.
@@ -242,10 +259,33 @@ impl Config {
         if !(1..=64).contains(&self.runner.workers) {
             return invalid("runner.workers must be between 1 and 64");
         }
+        if !(10..=86_400).contains(&self.audit.checkpoint_seconds) {
+            return invalid("audit.checkpoint_seconds must be between 10 and 86400");
+        }
         if !(2..=3600).contains(&self.runner.lease_seconds) {
             return invalid("runner.lease_seconds must be between 2 and 3600");
         }
-        let l = &self.limits;
+        self.limits.validate()?;
+        if self.ssh.listen == self.https.listen && self.ssh.listen.port() != 0 {
+            return invalid("ssh.listen and https.listen must differ");
+        }
+        if let Some(url) = &self.database_url
+            && crate::store::Backend::of_url(url).is_err()
+        {
+            return invalid("database_url must start with sqlite:, postgres: or postgresql:");
+        }
+        Ok(())
+    }
+}
+
+impl LimitsConfig {
+    /// Refuses zero or absurd limits.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the limit.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        let l = self;
         if l.wall_time_seconds == 0 || l.wall_time_seconds > 24 * 3600 {
             return invalid("limits.wall_time_seconds must be between 1 and 86400");
         }
@@ -277,17 +317,11 @@ impl Config {
         if l.tmp_mib == 0 || l.tmp_mib > 1024 * 1024 {
             return invalid("limits.tmp_mib must be between 1 and 1048576");
         }
-        if self.ssh.listen == self.https.listen && self.ssh.listen.port() != 0 {
-            return invalid("ssh.listen and https.listen must differ");
-        }
-        if let Some(url) = &self.database_url
-            && crate::store::Backend::of_url(url).is_err()
-        {
-            return invalid("database_url must start with sqlite:, postgres: or postgresql:");
-        }
         Ok(())
     }
+}
 
+impl Config {
     /// The text of a config for an installation in `dir` listening on the given ports.
     pub fn render_for_dir(ssh_port: u16, https_port: u16, database_url: Option<&str>) -> String {
         let database =

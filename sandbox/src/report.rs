@@ -27,7 +27,9 @@ pub struct RunOutput {
     pub usage: Usage,
     /// Files under `/data` the job opened, with the bytes it read from each, sorted by path.
     /// Kept whatever the outcome, since a job stopped by a limit may still have read data.
-    pub data_access: Vec<DataAccess>,
+    /// `None` when the run could not record it: components, for now (FIXME: wrap
+    /// `wasi:filesystem` and `wasi:io/streams` as `access.rs` wraps preview 1).
+    pub data_access: Option<Vec<DataAccess>>,
 }
 
 /// One file under `/data` that a job opened.
@@ -74,7 +76,8 @@ pub struct Usage {
     pub peak_memory_bytes: u64,
     /// Total apparent size of the entries under `/out` after the run.
     pub out_bytes: u64,
-    /// Bytes read from files under `/data` (the sum of [`RunOutput::data_access`]).
+    /// Bytes read from files under `/data` (the sum of [`RunOutput::data_access`]; zero
+    /// when it was not recorded).
     pub data_bytes_read: u64,
     /// Time spent compiling the module; zero when it came from the cache.
     pub compile_time: Duration,

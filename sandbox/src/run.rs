@@ -105,7 +105,7 @@ pub(crate) fn run(sandbox: &Sandbox, job: JobSpec) -> Result<RunOutput, SandboxE
             let mut builder = builder;
             let mut store = new_store(sandbox, &job, &captured, builder.build_p1(), CORE_SHAPE)?;
             let execution = block_on(&runtime, &job, execute_core(&mut store, &pre));
-            Ended::from_store(execution, store, &job)
+            Ended::from_store(execution, store, &job, Recorded::DataAccess)
         }
         Compiled::Component(component) => {
             let pre = component::prepare(&sandbox.linkers.component, &component)?;
@@ -113,7 +113,7 @@ pub(crate) fn run(sandbox: &Sandbox, job: JobSpec) -> Result<RunOutput, SandboxE
             let wasi = ComponentCtx::new(builder.build());
             let mut store = new_store(sandbox, &job, &captured, wasi, COMPONENT_SHAPE)?;
             let execution = block_on(&runtime, &job, component::execute(&mut store, &pre));
-            Ended::from_store(execution, store, &job)
+            Ended::from_store(execution, store, &job, Recorded::Nothing)
         }
     };
     // Only a timed-out run can leave guest file I/O behind in the blocking pool (a finished
@@ -140,7 +140,12 @@ pub(crate) fn run(sandbox: &Sandbox, job: JobSpec) -> Result<RunOutput, SandboxE
     let (stdout, stdout_truncated) = captured.stdout.contents();
     let (stderr, stderr_truncated) = captured.stderr.contents();
     tracing::debug!(%outcome, wall_time = ?ended.wall_time, "job finished");
-    let data_bytes_read = ended.data_access.iter().map(|file| file.bytes_read).sum();
+    let data_bytes_read = ended
+        .data_access
+        .iter()
+        .flatten()
+        .map(|file| file.bytes_read)
+        .sum();
     Ok(RunOutput {
         outcome,
         stdout,
@@ -167,7 +172,13 @@ struct Ended {
     wall_time: Duration,
     fuel_consumed: Option<u64>,
     peak_memory_bytes: u64,
-    data_access: Vec<crate::DataAccess>,
+    data_access: Option<Vec<crate::DataAccess>>,
+}
+
+/// Whether the store's access log was fed (preview 1) or not (components, for now).
+enum Recorded {
+    DataAccess,
+    Nothing,
 }
 
 impl Ended {
@@ -175,6 +186,7 @@ impl Ended {
         (execution, wall_time): (Execution, Duration),
         store: Store<JobState<W>>,
         job: &JobSpec,
+        recorded: Recorded,
     ) -> Ended {
         let outcome = match execution {
             Execution::Exited(status) => Ok(Outcome::Exited(status)),
@@ -202,7 +214,10 @@ impl Ended {
             wall_time,
             fuel_consumed,
             peak_memory_bytes: state.limiter.peak_bytes,
-            data_access: state.access.into_record(),
+            data_access: match recorded {
+                Recorded::DataAccess => Some(state.access.into_record()),
+                Recorded::Nothing => None,
+            },
         }
     }
 }
@@ -294,6 +309,6 @@ fn compile_timed_out(job: &JobSpec) -> RunOutput {
             compile_time: job.limits.compile_time,
             ..Usage::default()
         },
-        data_access: Vec::new(),
+        data_access: Some(Vec::new()),
     }
 }

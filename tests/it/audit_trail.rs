@@ -212,3 +212,41 @@ fn truncation_and_forged_checkpoints_are_caught() {
         text(&verify.stderr)
     );
 }
+
+#[test]
+fn worker_nodes_sign_checkpoints_periodically() {
+    let mut server = Server::setup_only();
+    let config = server.path().join("enclave.toml");
+    let text_config = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        format!("{text_config}\n[audit]\ncheckpoint_seconds = 10\n"),
+    )
+    .expect("config");
+    server.serve();
+    let start = std::time::Instant::now();
+    loop {
+        let events = server.audit_events();
+        if let Some(event) = events.iter().find(|e| e["action"] == "audit.checkpoint") {
+            assert!(
+                event["actor"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("worker:")),
+                "{event}"
+            );
+            assert_eq!(event["door"], "system");
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "no periodic checkpoint"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    let verify = server.enclave(&["audit", "verify"]);
+    assert!(
+        text(&verify.stdout).contains("1 checkpoints verified"),
+        "{}",
+        text(&verify.stdout)
+    );
+}

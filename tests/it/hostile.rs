@@ -279,7 +279,7 @@ pub(crate) fn component(core: &[u8]) -> Vec<u8> {
                 WASI_SNAPSHOT_PREVIEW1_COMMAND_ADAPTER,
             )
         })
-        .and_then(|mut encoder| encoder.validate(true).encode())
+        .and_then(|encoder| encoder.validate(true).encode())
         .expect("componentize")
 }
 

@@ -6,8 +6,10 @@
 //! test command in `infra/dev/test.sh` builds both first.
 
 mod audit_trail;
+mod checks;
 mod hostile;
 mod installation;
+mod local;
 mod multinode;
 mod restart;
 mod support;

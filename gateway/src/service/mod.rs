@@ -26,6 +26,7 @@ use crate::store::{Store, StoreError, WriteTx, format_time};
 
 pub use admin::{AdminCaller, DatasetRegistration, NewProject, NewUser, RULE_PRESETS, UserSummary};
 pub use checks::{CHECK_ERROR, ReasonSummary};
+pub(crate) use jobs::job_seed;
 pub use jobs::{JobView, OutputView, SubmitRequest, SuggestedView};
 pub use session::{HELP_TEXT, WhoAmI};
 pub use trail::{

@@ -160,6 +160,27 @@ impl Service {
         Ok(checkpoint)
     }
 
+    /// Signs a checkpoint if events were added since the newest one (the
+    /// periodic task on worker nodes). Returns the new checkpoint, if any.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn checkpoint_if_new_events(&self) -> Result<Option<Checkpoint>, ServiceError> {
+        let size = self.store.audit_size().await?;
+        let latest = self.store.checkpoints().await?.iter().map(|c| c.tree_size).max().unwrap_or(0);
+        if size as u64 <= latest {
+            return Ok(None);
+        }
+        let caller = Caller {
+            user: format!("worker:{}", self.worker.id),
+            door: crate::audit::Door::System,
+            source: None,
+            request_id: "-".into(),
+            session: None,
+        };
+        self.create_checkpoint(&caller).await.map(Some)
+    }
+
     /// The newest stored checkpoint covering at least `size` events, signing
     /// a new one if none does.
     async fn checkpoint_covering(

@@ -34,7 +34,7 @@ fn opened_files_and_bytes_read_are_recorded() {
     let result = run(spec);
     assert_eq!(result.outcome, Outcome::Exited(0), "{result:?}");
     assert_eq!(
-        result.data_access,
+        result.data_access.unwrap(),
         vec![
             DataAccess {
                 path: "/data/person/p.csv".into(),
@@ -55,6 +55,6 @@ fn opened_files_and_bytes_read_are_recorded() {
 fn a_job_that_reads_nothing_has_an_empty_record() {
     let (spec, _root) = job(wasm(r#"(func (export "_start"))"#));
     let result = run(spec);
-    assert!(result.data_access.is_empty());
+    assert_eq!(result.data_access, Some(Vec::new()));
     assert_eq!(result.usage.data_bytes_read, 0);
 }

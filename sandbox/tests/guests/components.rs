@@ -33,6 +33,10 @@ fn a_component_runs_with_data_out_and_stdout() {
     assert_eq!(result.outcome, Outcome::Exited(0), "{result:?}");
     assert_eq!(result.stdout, b"hello\n");
     assert_eq!(output(&result, "copy.csv"), b"id,count\n1,10\n");
+    // FIXME: a component's data access is not recorded yet; it says so rather than
+    // reporting an empty record.
+    assert_eq!(result.data_access, None);
+    assert_eq!(result.usage.data_bytes_read, 0);
 }
 
 #[test]

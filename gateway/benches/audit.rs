@@ -1,0 +1,84 @@
+//! Audit trail load figures: durable appends per second (one transaction and
+//! one fsync per event, as the service writes them), verify time per million
+//! events (chain + Merkle), and inclusion proof size and time. Prints; asserts
+//! nothing about time.
+//!
+//!   cargo bench --profile dev -p enclave-gateway --bench audit     # 1,000,000 events
+//!   (the dev profile builds in seconds; SQLite and SHA-256 are optimized in it too)
+//!   ENCLAVE_BENCH_EVENTS=100000 cargo bench --profile dev -p enclave-gateway --bench audit
+
+use std::time::Instant;
+
+use enclave_gateway::audit::merkle::{self, Frontier, Hash};
+use enclave_gateway::audit::{Door, NewEvent, Verifier};
+use enclave_gateway::store::Store;
+
+fn event(i: u64) -> NewEvent {
+    let mut event = NewEvent::new("alice", Door::Ssh, "job.status");
+    event.target = format!("j-{i:016x}");
+    event.project = "diabetes-study".into();
+    event.details = serde_json::json!({ "n": i });
+    event
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let total: u64 = std::env::var("ENCLAVE_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(&Store::sqlite_url(&dir.path().join("bench.db"))).await?;
+    let now = time::OffsetDateTime::now_utc();
+
+    // Durable appends: one transaction (and one fsync) per event.
+    let durable = 2_000u64.min(total);
+    let start = Instant::now();
+    for i in 0..durable {
+        let mut tx = store.begin_write().await?;
+        Store::append_audit(&mut tx, &event(i), now).await?;
+        tx.commit().await?;
+    }
+    let per_second = durable as f64 / start.elapsed().as_secs_f64();
+
+    // Batched appends (many events per transaction) up to `total`.
+    let start = Instant::now();
+    let mut i = durable;
+    while i < total {
+        let mut tx = store.begin_write().await?;
+        for _ in 0..10_000.min(total - i) {
+            Store::append_audit(&mut tx, &event(i), now).await?;
+            i += 1;
+        }
+        tx.commit().await?;
+    }
+    let batched = (total - durable) as f64 / start.elapsed().as_secs_f64().max(1e-9);
+
+    // Verify: chain and Merkle root over everything.
+    let start = Instant::now();
+    let (mut verifier, mut frontier, mut after) = (Verifier::default(), Frontier::default(), 0);
+    let mut leaves: Vec<Hash> = Vec::with_capacity(usize::try_from(total)?);
+    loop {
+        let page = store.audit_page(after, 20_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for e in &page {
+            verifier.push(e)?;
+            let leaf = merkle::leaf_hash(&hex::decode(&e.hash)?);
+            frontier.push(leaf);
+            leaves.push(leaf);
+        }
+    }
+    let verify = start.elapsed().as_secs_f64();
+    let root = frontier.root();
+
+    let start = Instant::now();
+    let index = leaves.len() / 3;
+    let proof = merkle::inclusion_proof(index, &leaves);
+    let prove = start.elapsed().as_secs_f64();
+    assert!(merkle::verify_inclusion(index as u64, leaves.len() as u64, &leaves[index], &proof, &root));
+
+    println!("events                         {}", verifier.count());
+    println!("durable appends/s (1 per tx)   {per_second:.0}");
+    println!("batched appends/s (10k per tx) {batched:.0}");
+    println!("verify s per million events    {:.2}", verify * 1e6 / verifier.count() as f64);
+    println!("inclusion proof                {} hashes, {} bytes, {:.1} ms", proof.len(), proof.len() * 32, prove * 1000.0);
+    Ok(())
+}
