@@ -68,6 +68,7 @@ pub async fn run_local(args: RunLocalArgs) -> anyhow::Result<ExitCode> {
     };
     let sandbox = Arc::new(Sandbox::new(SandboxConfig {
         max_concurrent_jobs: 1,
+        fuel_metering: spec.limits.fuel.is_some(),
         ..SandboxConfig::default()
     })?);
     let output = tokio::task::spawn_blocking(move || sandbox.run_blocking(spec))

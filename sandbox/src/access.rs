@@ -225,7 +225,7 @@ pub(crate) fn shadow(linker: &mut Linker<JobState<WasiP1Ctx>>) -> wasmtime::Resu
 }
 
 /// The guest's exported memory, as wasmtime-wasi's own preview 1 functions require it.
-fn guest_memory(
+pub(crate) fn guest_memory(
     caller: &mut Caller<'_, JobState<WasiP1Ctx>>,
 ) -> wasmtime::Result<wasmtime::Memory> {
     match caller.get_export("memory") {

@@ -26,7 +26,7 @@ const TABLES_PER_SLOT: u32 = 8;
 
 /// Builds the engine, preferring the pooling allocator.
 pub(crate) fn build_engine(config: &SandboxConfig) -> Result<Engine, SandboxError> {
-    let mut wasm = base_config();
+    let mut wasm = base_config(config);
     wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(config)));
     match Engine::new(&wasm) {
         Ok(engine) => Ok(engine),
@@ -35,7 +35,7 @@ pub(crate) fn build_engine(config: &SandboxConfig) -> Result<Engine, SandboxErro
                 error = %error_text(&error),
                 "pooling allocator unavailable; falling back to on-demand allocation"
             );
-            let mut wasm = base_config();
+            let mut wasm = base_config(config);
             wasm.allocation_strategy(InstanceAllocationStrategy::OnDemand);
             Engine::new(&wasm).map_err(|error| SandboxError::Engine(error_text(&error)))
         }
@@ -47,11 +47,11 @@ pub(crate) fn memory_ceiling(config: &SandboxConfig) -> u64 {
     config.max_memory_bytes.min(WASM32_MAX_MEMORY)
 }
 
-fn base_config() -> Config {
+fn base_config(config: &SandboxConfig) -> Config {
     let mut wasm = Config::new();
     wasm.epoch_interruption(true)
-        // Always on so a per-job fuel limit is possible; jobs without one get u64::MAX.
-        .consume_fuel(true)
+        // Needed for per-job fuel limits; jobs without one get u64::MAX.
+        .consume_fuel(config.fuel_metering)
         // Each compilation runs on its own thread (`compile.rs`). With parallel compilation
         // all of them would share one rayon pool, and a hostile module's abandoned
         // compilation would hold up every other job's until it finished.

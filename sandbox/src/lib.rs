@@ -40,6 +40,7 @@ mod engine;
 mod limits;
 mod module;
 mod outputs;
+mod poll;
 mod report;
 mod run;
 mod stdio;

@@ -14,6 +14,7 @@ use crate::component::{self, COMPONENT_SHAPE, ComponentCtx};
 use crate::engine::{self, MAX_TABLE_ELEMENTS};
 use crate::limits::{PeakLimiter, StoreShape, TMP_MAX_ENTRIES, Watch, classify};
 use crate::module::{self, error_text};
+use crate::poll;
 use crate::wasi::{self, Captured};
 use crate::{JobSpec, Limit, Outcome, RunOutput, Sandbox, SandboxError, Usage, outputs};
 
@@ -61,6 +62,7 @@ pub(crate) fn new_linkers(engine: &Engine) -> Result<Linkers, SandboxError> {
     })
     .map_err(engine_error)?;
     access::shadow(&mut core).map_err(engine_error)?;
+    poll::shadow(&mut core).map_err(engine_error)?;
     Ok(Linkers {
         core,
         component: component::new_linker(engine)?,
@@ -70,6 +72,11 @@ pub(crate) fn new_linkers(engine: &Engine) -> Result<Linkers, SandboxError> {
 /// Runs `job` to completion on the calling thread.
 pub(crate) fn run(sandbox: &Sandbox, job: JobSpec) -> Result<RunOutput, SandboxError> {
     wasi::validate_job(&job)?;
+    if job.limits.fuel.is_some() && !sandbox.config.fuel_metering {
+        return Err(SandboxError::InvalidJob(
+            "a fuel limit needs a sandbox with fuel metering".to_owned(),
+        ));
+    }
     let limits = job.limits.clone();
     let checked = module::check_bytes(&sandbox.engine, &job.module, &limits)?;
     let compiled = sandbox.cache.get_or_compile(
@@ -251,9 +258,11 @@ fn new_store<W: Send + 'static>(
     };
     let mut store = Store::new(&sandbox.engine, state);
     store.limiter(|state| &mut state.limiter);
-    store
-        .set_fuel(limits.fuel.unwrap_or(u64::MAX))
-        .map_err(|error| SandboxError::Engine(error_text(&error)))?;
+    if sandbox.config.fuel_metering {
+        store
+            .set_fuel(limits.fuel.unwrap_or(u64::MAX))
+            .map_err(|error| SandboxError::Engine(error_text(&error)))?;
+    }
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|mut context| context.data_mut().watch.on_tick());
     Ok(store)

@@ -18,6 +18,10 @@ pub struct SandboxConfig {
     /// Largest linear memory any job may get (the per-job limit is the smaller of this and
     /// [`SandboxLimits::memory_bytes`]). Capped at 4 GiB, the wasm32 maximum. Default 4 GiB.
     pub max_memory_bytes: u64,
+    /// Whether compiled code counts fuel, which a [`SandboxLimits::fuel`] limit needs. It
+    /// costs about 20% on compute-bound jobs (see the README's performance section), so an
+    /// installation without fuel limits turns it off. Default on.
+    pub fuel_metering: bool,
 }
 
 impl Default for SandboxConfig {
@@ -26,6 +30,7 @@ impl Default for SandboxConfig {
             epoch_tick: Duration::from_millis(10),
             max_concurrent_jobs: 4,
             max_memory_bytes: 4 * 1024 * MIB,
+            fuel_metering: true,
         }
     }
 }

@@ -250,3 +250,49 @@ fn worker_nodes_sign_checkpoints_periodically() {
         text(&verify.stdout)
     );
 }
+
+#[test]
+fn a_crash_under_load_loses_no_acknowledged_action() {
+    let mut server = Server::setup_only();
+    server.serve();
+    let module = server.job_module("count_by_age.wasm");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let acknowledged: Vec<String> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..3)
+            .map(|_| {
+                let (server, module, stop) = (&server, &module, &stop);
+                scope.spawn(move || {
+                    let mut seen = Vec::new();
+                    // Bounded: at most 40 submissions per client.
+                    for _ in 0..40 {
+                        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                            break;
+                        }
+                        let out = server.ssh("alice", &["submit", "--project", "diabetes-study"], Stdin::File(module));
+                        if out.status.success() {
+                            seen.push(text(&out.stdout).trim().to_owned());
+                        }
+                    }
+                    seen
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let pid = server.pid().expect("running");
+        let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        clients.into_iter().flat_map(|c| c.join().expect("client")).collect()
+    });
+    assert!(!acknowledged.is_empty(), "no submission was acknowledged before the crash");
+    server.kill();
+    server.serve();
+    let verify = server.enclave(&["audit", "verify"]);
+    assert!(verify.status.success(), "{}", text(&verify.stderr));
+    let events = server.audit_events();
+    for id in &acknowledged {
+        assert!(
+            events.iter().any(|e| e["action"] == "job.submit" && e["outcome"] == "ok" && e["target"] == id.as_str()),
+            "acknowledged job {id} is missing from the trail"
+        );
+    }
+}

@@ -254,6 +254,11 @@ impl Server {
         self.child = Some(child);
     }
 
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Kills the server process with SIGKILL (a crash).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
