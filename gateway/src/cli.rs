@@ -265,12 +265,27 @@ pub fn main() -> ExitCode {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ENCLAVE_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("ENCLAVE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+    // wasmtime-wasi traces every guest call with its arguments (paths a job
+    // opened): never log those, whatever level the operator asks for.
+    for quiet in ["wasmtime_wasi=warn", "wasmtime=warn", "cranelift_codegen=warn"] {
+        if let Ok(directive) = quiet.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    // Operators choose structured logs with ENCLAVE_LOG_FORMAT=json. Logs carry
+    // ids, actions and outcomes; never payloads, credentials or job data.
+    // Each request and job span logs one line when it closes, with its duration.
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .try_init();
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE);
+    let _ = if std::env::var("ENCLAVE_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().with_current_span(true).try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -65,6 +65,21 @@ pub enum AuditRequest {
     Checkpoint,
 }
 
+impl Command {
+    /// The command's name, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Help => "help",
+            Command::WhoAmI => "whoami",
+            Command::Submit { .. } => "submit",
+            Command::Jobs => "jobs",
+            Command::Status { .. } => "status",
+            Command::Outputs { .. } => "outputs",
+            Command::Audit(_) => "audit",
+        }
+    }
+}
+
 /// A command line with its output format.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Invocation {

@@ -446,6 +446,11 @@ impl Drop for SshSession {
 }
 
 /// Runs one command; returns (exit status, stdout, stderr).
+#[tracing::instrument(
+    name = "ssh.command",
+    skip_all,
+    fields(door = "ssh", request_id = %caller.request_id, user = %caller.user, command = invocation.command.name())
+)]
 async fn run(
     service: &Service,
     caller: &Caller,

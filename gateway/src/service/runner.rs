@@ -121,10 +121,17 @@ impl Service {
         tx.commit().await?;
 
         let heartbeat = self.spawn_heartbeat(job.id.clone(), lease.clone());
-        let result = match self.recheck(&job).await? {
-            Ok(authorized) => self.execute(&job, authorized).await,
-            Err(reason) => Ok(Finished::refused(reason)),
-        };
+        let span = tracing::info_span!("job.run", job_id = %job.id, project = %job.project, attempt = job.attempts);
+        let result = tracing::Instrument::instrument(
+            async {
+                match self.recheck(&job).await? {
+                    Ok(authorized) => Ok::<_, ServiceError>(self.execute(&job, authorized).await),
+                    Err(reason) => Ok(Ok(Finished::refused(reason))),
+                }
+            },
+            span,
+        )
+        .await?;
         heartbeat.abort();
         let finished = match result {
             Ok(finished) => finished,

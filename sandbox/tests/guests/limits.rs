@@ -112,3 +112,24 @@ fn tmp_past_its_quota_stops_the_job() {
     let result = run(spec);
     assert_eq!(result.outcome, Outcome::LimitExceeded(Limit::TmpBytes));
 }
+
+#[test]
+fn a_short_sleep_completes_and_reports_its_event() {
+    // One relative clock subscription of 20 ms, userdata 77; exit 0 only if poll_oneoff
+    // succeeded with one event carrying that userdata.
+    let (spec, _root) = job(wasm(
+        r#"
+      (func (export "_start")
+        (i64.store (i32.const 2048) (i64.const 77))
+        (i32.store8 (i32.const 2056) (i32.const 0))
+        (i32.store (i32.const 2064) (i32.const 1))
+        (i64.store (i32.const 2072) (i64.const 20000000))
+        (if (call $poll (i32.const 2048) (i32.const 3072) (i32.const 1) (i32.const 16))
+          (then (call $proc_exit (i32.const 2))))
+        (if (i32.ne (i32.load (i32.const 16)) (i32.const 1)) (then (call $proc_exit (i32.const 3))))
+        (if (i64.ne (i64.load (i32.const 3072)) (i64.const 77)) (then (call $proc_exit (i32.const 4)))))"#,
+    ));
+    let started = std::time::Instant::now();
+    assert_eq!(run(spec).outcome, Outcome::Exited(0));
+    assert!(started.elapsed() >= Duration::from_millis(20));
+}
