@@ -154,12 +154,11 @@ fn report(output: &RunOutput, out: &Path) -> String {
         usage.out_bytes,
         usage.data_bytes_read,
     ));
-    let files = output.data_access.as_deref().unwrap_or_default();
-    match &output.data_access {
-        Some(files) => text.push_str(&format!("data read:       {} file(s)\n", files.len())),
-        None => text.push_str("data read:       not recorded for components\n"),
-    }
-    for file in files {
+    text.push_str(&format!(
+        "data read:       {} file(s)\n",
+        output.data_access.len()
+    ));
+    for file in &output.data_access {
         text.push_str(&format!(
             "  {:<46} {:>12} bytes  {} open(s)\n",
             file.path, file.bytes_read, file.opens

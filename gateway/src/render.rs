@@ -187,9 +187,6 @@ fn reasons_line(reasons: &[ReasonSummary]) -> Option<String> {
 
 /// `data read:` and one line per `/data` file the job opened, with bytes read.
 fn data_access_lines(record: Option<&serde_json::Value>) -> String {
-    if let Some(note) = record.and_then(serde_json::Value::as_str) {
-        return format!("{:<16} {note}\n", "data read:");
-    }
     let Some(files) = record.and_then(serde_json::Value::as_array) else {
         return format!("{:<16} -\n", "data read:");
     };

@@ -32,7 +32,12 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let work = tempfile::tempdir().unwrap();
     let reps: usize = env_or("ENCLAVE_BENCH_REPS", 3);
-    let sandbox = Sandbox::new(SandboxConfig::default()).unwrap();
+    // As the gateway runs it without a fuel limit: no fuel metering.
+    let sandbox = Sandbox::new(SandboxConfig {
+        fuel_metering: false,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
 
     // (a) An empty job, cache warm: `usage.wall_time` spans instantiation and `_start`;
     // the whole `run_blocking` adds the runtime, directories and the `/out` walk.

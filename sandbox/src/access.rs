@@ -247,7 +247,7 @@ fn load_u32(bytes: &[u8], ptr: i32) -> Option<u32> {
 
 /// `base` joined with a guest-relative path, with `.` and `..` resolved lexically (the
 /// filesystem layer already refused anything escaping the preopen).
-fn join(base: &str, relative: &str) -> String {
+pub(crate) fn join(base: &str, relative: &str) -> String {
     let mut parts: Vec<&str> = base.split('/').filter(|part| !part.is_empty()).collect();
     for part in relative.split('/') {
         match part {

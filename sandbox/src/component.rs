@@ -8,6 +8,7 @@ use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::SandboxError;
+use crate::component_access::{self, ComponentAccess};
 use crate::limits::StoreShape;
 use crate::module::error_text;
 use crate::run::{Execution, JobState};
@@ -24,7 +25,8 @@ pub(crate) const COMPONENT_SHAPE: StoreShape = StoreShape {
 /// The WASI 0.2 state of one component job.
 pub(crate) struct ComponentCtx {
     ctx: WasiCtx,
-    table: ResourceTable,
+    pub(crate) table: ResourceTable,
+    pub(crate) access: ComponentAccess,
 }
 
 impl ComponentCtx {
@@ -32,6 +34,7 @@ impl ComponentCtx {
         Self {
             ctx,
             table: ResourceTable::new(),
+            access: ComponentAccess::default(),
         }
     }
 }
@@ -45,12 +48,13 @@ impl WasiView for JobState<ComponentCtx> {
     }
 }
 
-/// A linker with all of WASI 0.2.
+/// A linker with all of WASI 0.2, its filesystem reads recorded (`component_access.rs`).
 pub(crate) fn new_linker(
     engine: &wasmtime::Engine,
 ) -> Result<Linker<JobState<ComponentCtx>>, SandboxError> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+        .and_then(|()| component_access::shadow(&mut linker))
         .map_err(|error| SandboxError::Engine(error_text(&error)))?;
     Ok(linker)
 }

@@ -36,6 +36,7 @@ mod access;
 mod clock;
 mod compile;
 mod component;
+mod component_access;
 mod engine;
 mod limits;
 mod module;

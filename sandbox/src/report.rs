@@ -27,9 +27,8 @@ pub struct RunOutput {
     pub usage: Usage,
     /// Files under `/data` the job opened, with the bytes it read from each, sorted by path.
     /// Kept whatever the outcome, since a job stopped by a limit may still have read data.
-    /// `None` when the run could not record it: components, for now (FIXME: wrap
-    /// `wasi:filesystem` and `wasi:io/streams` as `access.rs` wraps preview 1).
-    pub data_access: Option<Vec<DataAccess>>,
+    /// Empty when nothing ran (a compile-time limit).
+    pub data_access: Vec<DataAccess>,
 }
 
 /// One file under `/data` that a job opened.
@@ -76,8 +75,7 @@ pub struct Usage {
     pub peak_memory_bytes: u64,
     /// Total apparent size of the entries under `/out` after the run.
     pub out_bytes: u64,
-    /// Bytes read from files under `/data` (the sum of [`RunOutput::data_access`]; zero
-    /// when it was not recorded).
+    /// Bytes read from files under `/data` (the sum of [`RunOutput::data_access`]).
     pub data_bytes_read: u64,
     /// Time spent compiling the module; zero when it came from the cache.
     pub compile_time: Duration,

@@ -112,7 +112,9 @@ pub(crate) fn run(sandbox: &Sandbox, job: JobSpec) -> Result<RunOutput, SandboxE
             let mut builder = builder;
             let mut store = new_store(sandbox, &job, &captured, builder.build_p1(), CORE_SHAPE)?;
             let execution = block_on(&runtime, &job, execute_core(&mut store, &pre));
-            Ended::from_store(execution, store, &job, Recorded::DataAccess)
+            Ended::from_store(execution, store, &job, |state| {
+                std::mem::take(&mut state.access).into_record()
+            })
         }
         Compiled::Component(component) => {
             let pre = component::prepare(&sandbox.linkers.component, &component)?;
@@ -120,7 +122,9 @@ pub(crate) fn run(sandbox: &Sandbox, job: JobSpec) -> Result<RunOutput, SandboxE
             let wasi = ComponentCtx::new(builder.build());
             let mut store = new_store(sandbox, &job, &captured, wasi, COMPONENT_SHAPE)?;
             let execution = block_on(&runtime, &job, component::execute(&mut store, &pre));
-            Ended::from_store(execution, store, &job, Recorded::Nothing)
+            Ended::from_store(execution, store, &job, |state| {
+                std::mem::take(&mut state.wasi.access).into_record()
+            })
         }
     };
     // Only a timed-out run can leave guest file I/O behind in the blocking pool (a finished
@@ -147,12 +151,7 @@ pub(crate) fn run(sandbox: &Sandbox, job: JobSpec) -> Result<RunOutput, SandboxE
     let (stdout, stdout_truncated) = captured.stdout.contents();
     let (stderr, stderr_truncated) = captured.stderr.contents();
     tracing::debug!(%outcome, wall_time = ?ended.wall_time, "job finished");
-    let data_bytes_read = ended
-        .data_access
-        .iter()
-        .flatten()
-        .map(|file| file.bytes_read)
-        .sum();
+    let data_bytes_read = ended.data_access.iter().map(|file| file.bytes_read).sum();
     Ok(RunOutput {
         outcome,
         stdout,
@@ -179,13 +178,7 @@ struct Ended {
     wall_time: Duration,
     fuel_consumed: Option<u64>,
     peak_memory_bytes: u64,
-    data_access: Option<Vec<crate::DataAccess>>,
-}
-
-/// Whether the store's access log was fed (preview 1) or not (components, for now).
-enum Recorded {
-    DataAccess,
-    Nothing,
+    data_access: Vec<crate::DataAccess>,
 }
 
 impl Ended {
@@ -193,7 +186,7 @@ impl Ended {
         (execution, wall_time): (Execution, Duration),
         store: Store<JobState<W>>,
         job: &JobSpec,
-        recorded: Recorded,
+        record: impl FnOnce(&mut JobState<W>) -> Vec<crate::DataAccess>,
     ) -> Ended {
         let outcome = match execution {
             Execution::Exited(status) => Ok(Outcome::Exited(status)),
@@ -215,16 +208,14 @@ impl Ended {
             (Ok(Outcome::LimitExceeded(_)) | Err(_), _) | (_, None) => None,
             (_, Some(limit)) => store.get_fuel().ok().map(|left| limit.saturating_sub(left)),
         };
-        let state = store.into_data();
+        let mut state = store.into_data();
+        let data_access = record(&mut state);
         Ended {
             outcome,
             wall_time,
             fuel_consumed,
             peak_memory_bytes: state.limiter.peak_bytes,
-            data_access: match recorded {
-                Recorded::DataAccess => Some(state.access.into_record()),
-                Recorded::Nothing => None,
-            },
+            data_access,
         }
     }
 }
@@ -318,6 +309,6 @@ fn compile_timed_out(job: &JobSpec) -> RunOutput {
             compile_time: job.limits.compile_time,
             ..Usage::default()
         },
-        data_access: Some(Vec::new()),
+        data_access: Vec::new(),
     }
 }

@@ -367,16 +367,12 @@ impl Finished {
                 "data_bytes_read": run.usage.data_bytes_read,
                 "compile_time_ms": u64::try_from(run.usage.compile_time.as_millis()).unwrap_or(u64::MAX),
             }),
-            // A run that could not record its data access (a component, for now) says so.
-            data_access: Some(run.data_access.as_ref().map_or_else(
-                || serde_json::Value::from("not recorded for components"),
-                |files| {
-                    files
-                        .iter()
-                        .map(|file| serde_json::json!({"path": file.path, "opens": file.opens, "bytes_read": file.bytes_read}))
-                        .collect()
-                },
-            )),
+            data_access: Some(
+                run.data_access
+                    .iter()
+                    .map(|file| serde_json::json!({"path": file.path, "opens": file.opens, "bytes_read": file.bytes_read}))
+                    .collect(),
+            ),
             outputs,
             rejected: run
                 .rejected_outputs

@@ -6,7 +6,7 @@ use crate::support::{job, run, wasm};
 
 /// Opens /data/x.csv and reads it whole (14 bytes) plus 4 bytes again with pread; opens the
 /// `person` directory, then `p.csv` through it, reading 3 bytes; opens /out (not data).
-fn reader() -> Vec<u8> {
+pub(crate) fn reader() -> Vec<u8> {
     wasm(
         r#"
       (data (i32.const 1024) "x.csv")
@@ -34,7 +34,7 @@ fn opened_files_and_bytes_read_are_recorded() {
     let result = run(spec);
     assert_eq!(result.outcome, Outcome::Exited(0), "{result:?}");
     assert_eq!(
-        result.data_access.unwrap(),
+        result.data_access,
         vec![
             DataAccess {
                 path: "/data/person/p.csv".into(),
@@ -55,6 +55,6 @@ fn opened_files_and_bytes_read_are_recorded() {
 fn a_job_that_reads_nothing_has_an_empty_record() {
     let (spec, _root) = job(wasm(r#"(func (export "_start"))"#));
     let result = run(spec);
-    assert_eq!(result.data_access, Some(Vec::new()));
+    assert!(result.data_access.is_empty());
     assert_eq!(result.usage.data_bytes_read, 0);
 }

@@ -1,6 +1,6 @@
 //! WASI 0.2 components get the same grants and limits as core modules.
 
-use enclave_sandbox::{Limit, Outcome, SandboxError};
+use enclave_sandbox::{DataAccess, Limit, Outcome, SandboxError};
 
 use crate::support::{SANDBOX, component, job, output, run, wasm};
 
@@ -33,10 +33,11 @@ fn a_component_runs_with_data_out_and_stdout() {
     assert_eq!(result.outcome, Outcome::Exited(0), "{result:?}");
     assert_eq!(result.stdout, b"hello\n");
     assert_eq!(output(&result, "copy.csv"), b"id,count\n1,10\n");
-    // FIXME: a component's data access is not recorded yet; it says so rather than
-    // reporting an empty record.
-    assert_eq!(result.data_access, None);
-    assert_eq!(result.usage.data_bytes_read, 0);
+    let record = result.data_access;
+    assert_eq!(record.len(), 1, "{record:?}");
+    assert_eq!(record[0].path, "/data/x.csv");
+    assert_eq!((record[0].opens, record[0].bytes_read), (1, 14));
+    assert_eq!(result.usage.data_bytes_read, 14);
 }
 
 #[test]
@@ -121,4 +122,28 @@ fn a_component_that_is_not_a_command_is_refused() {
         panic!("expected InvalidModule");
     };
     assert!(reason.contains("not a wasi:cli/command"), "{reason}");
+}
+
+#[test]
+fn a_component_records_reads_through_directories_like_a_core_module() {
+    // The same reader as the preview 1 test of the record, as a component.
+    let bytes = component(&crate::access::reader());
+    let (spec, _root) = job(bytes);
+    let result = run(spec);
+    assert_eq!(result.outcome, Outcome::Exited(0), "{result:?}");
+    assert_eq!(
+        result.data_access,
+        vec![
+            DataAccess {
+                path: "/data/person/p.csv".into(),
+                opens: 1,
+                bytes_read: 3
+            },
+            DataAccess {
+                path: "/data/x.csv".into(),
+                opens: 2,
+                bytes_read: 18
+            },
+        ]
+    );
 }

@@ -6,6 +6,9 @@ use serde_json::Value;
 use super::{FILES, as_bytes, check_output, write_files};
 use crate::support::text;
 
+/// Files of a test folder: (name, contents).
+type Files<'a> = Vec<(&'a str, &'a [u8])>;
+
 pub(super) fn dir_arg(dir: &tempfile::TempDir) -> String {
     dir.path().display().to_string()
 }
@@ -66,7 +69,7 @@ fn check_output_refuses_unusable_input_naming_file_and_line() {
         {"file": "t.csv", "kind": "frequency_table", "dimensions": ["g"], "count": "n"}]}"#;
     let missing = r#"{"version": 1, "outputs": [
         {"file": "missing.csv", "kind": "text"}]}"#;
-    let cases: [(&str, Vec<(&str, &[u8])>, &str); 6] = [
+    let cases: [(&str, Files<'_>, &str); 6] = [
         (
             "malformed JSON",
             vec![("manifest.json", b"{\"version\": 1,\n \"outputs\": [")],
