@@ -35,7 +35,7 @@ pub async fn open(config: &Config) -> anyhow::Result<Service> {
         max_concurrent_jobs: config.runner.workers,
         max_memory_bytes: limits.memory_bytes,
         // Fuel metering costs ~20% on compute; only an installation with a fuel limit pays.
-        fuel_metering: true, // EXPERIMENT
+        fuel_metering: limits.fuel.is_some(),
         ..SandboxConfig::default()
     })
     .context("starting the sandbox")?;

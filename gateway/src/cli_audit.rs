@@ -56,6 +56,11 @@ pub enum AuditCommand {
     },
     /// Print the public key checkpoints are signed with.
     PublicKey,
+    /// Print one job's provenance (JSON).
+    Provenance {
+        /// Job id.
+        job: String,
+    },
 }
 
 /// Filters shared by `list` and `export`.
@@ -171,6 +176,11 @@ pub async fn run(
         AuditCommand::Consistency { old, new } => {
             let proof = service.consistency_proof(caller, old, new).await?;
             println!("{}", serde_json::to_string_pretty(&proof)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Provenance { job } => {
+            let provenance = service.provenance(caller, &job).await?;
+            println!("{}", serde_json::to_string_pretty(&provenance)?);
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::PublicKey => {

@@ -566,6 +566,10 @@ async fn run_audit(
             .create_checkpoint(caller)
             .await
             .map(|checkpoint| (0, pretty(&checkpoint))),
+        AuditRequest::Provenance { job } => service
+            .provenance(caller, &job)
+            .await
+            .map(|provenance| (0, pretty(&provenance))),
     };
     match result {
         Ok((code, stdout)) => (code, stdout, Vec::new()),

@@ -296,3 +296,30 @@ fn a_crash_under_load_loses_no_acknowledged_action() {
         );
     }
 }
+
+#[test]
+fn provenance_of_a_job_answers_a_regulators_question_in_one_query() {
+    let server = Server::demo();
+    let id = server.submit(Stdin::File(&server.job_module("count_by_age.wasm")), &[]);
+    let status = server.wait_finished(&id);
+    let provenance = json(&server.ssh("erin", &["audit", "provenance", &id], Stdin::Null));
+    assert_eq!(provenance["job_id"], id.as_str());
+    assert_eq!(provenance["submitter"], "alice");
+    assert_eq!(provenance["module_sha256"], status["module_sha256"]);
+    assert_eq!(provenance["dataset"]["name"], "claims-demo");
+    assert_eq!(provenance["dataset"]["class"], "pseudonymized");
+    assert_eq!(provenance["project"]["organization"], "Example Pharma K.K. (certified user)");
+    assert_eq!(provenance["wasmtime_version"], "48.0.8");
+    assert!(provenance["limits"]["memory_bytes"].as_u64().is_some());
+    let outputs = provenance["outputs"].as_array().expect("outputs");
+    assert!(outputs.iter().any(|o| o["name"] == "count_by_age_sex.csv" && o["sha256"].is_string()));
+    let actions: Vec<&str> = provenance["events"].as_array().expect("events").iter().filter_map(|e| e["action"].as_str()).collect();
+    for action in ["job.submit", "job.start", "job.finish"] {
+        assert!(actions.contains(&action), "{action} missing from {actions:?}");
+    }
+    // Researchers cannot read provenance; the refusal is itself recorded.
+    let denied = server.ssh("alice", &["audit", "provenance", &id], Stdin::Null);
+    assert_eq!(denied.status.code(), Some(3));
+    let events = server.audit_events();
+    assert!(events.iter().any(|e| e["action"] == "audit.provenance" && e["outcome"] == "denied" && e["actor"] == "alice"));
+}

@@ -22,7 +22,9 @@ const BUSY: &str = r#"(module
   (func (export "_start") (local $i i32)
     (loop $spin
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $spin (i32.lt_u (local.get $i) (i32.const 60000000))))
+      ;; Long enough that a worker is mid-job when the test kills it (jobs got faster
+      ;; when fuel metering became opt-in).
+      (br_if $spin (i32.lt_u (local.get $i) (i32.const 150000000))))
     ;; preopen fd 4 is /out (3 is /data): open result.txt for writing
     (drop (call $path_open (i32.const 4) (i32.const 0) (i32.const 0) (i32.const 10)
       (i32.const 9) (i64.const 64) (i64.const 64) (i32.const 0) (i32.const 64)))

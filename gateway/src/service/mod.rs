@@ -11,6 +11,7 @@ mod checks;
 mod jobs;
 mod runner;
 mod session;
+mod provenance;
 mod trail;
 
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ pub use checks::{CHECK_ERROR, ReasonSummary};
 pub(crate) use jobs::job_seed;
 pub use jobs::{JobView, OutputView, SubmitRequest, SuggestedView};
 pub use session::{HELP_TEXT, WhoAmI};
+pub use provenance::{Provenance, WASMTIME_VERSION};
 pub use trail::{
     ConsistencyProofView, InclusionProofView, VerifyReport, load_or_create_checkpoint_key,
 };

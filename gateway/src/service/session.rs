@@ -26,6 +26,8 @@ commands:
                        events with the signed checkpoint that covers them
   audit proof <seq>    inclusion proof of one event against a signed checkpoint
   audit checkpoint     sign a checkpoint of the trail now
+  audit provenance <job-id>
+                       module, dataset version, limits, data read, outputs, checks, events
   help                 this text
 
 every command accepts --json and then prints one JSON document.
