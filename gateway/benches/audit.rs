@@ -23,7 +23,10 @@ fn event(i: u64) -> NewEvent {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let total: u64 = std::env::var("ENCLAVE_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let total: u64 = std::env::var("ENCLAVE_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let dir = tempfile::tempdir()?;
     let store = Store::open(&Store::sqlite_url(&dir.path().join("bench.db"))).await?;
     let now = time::OffsetDateTime::now_utc();
@@ -73,12 +76,26 @@ async fn main() -> anyhow::Result<()> {
     let index = leaves.len() / 3;
     let proof = merkle::inclusion_proof(index, &leaves);
     let prove = start.elapsed().as_secs_f64();
-    assert!(merkle::verify_inclusion(index as u64, leaves.len() as u64, &leaves[index], &proof, &root));
+    assert!(merkle::verify_inclusion(
+        index as u64,
+        leaves.len() as u64,
+        &leaves[index],
+        &proof,
+        &root
+    ));
 
     println!("events                         {}", verifier.count());
     println!("durable appends/s (1 per tx)   {per_second:.0}");
     println!("batched appends/s (10k per tx) {batched:.0}");
-    println!("verify s per million events    {:.2}", verify * 1e6 / verifier.count() as f64);
-    println!("inclusion proof                {} hashes, {} bytes, {:.1} ms", proof.len(), proof.len() * 32, prove * 1000.0);
+    println!(
+        "verify s per million events    {:.2}",
+        verify * 1e6 / verifier.count() as f64
+    );
+    println!(
+        "inclusion proof                {} hashes, {} bytes, {:.1} ms",
+        proof.len(),
+        proof.len() * 32,
+        prove * 1000.0
+    );
     Ok(())
 }

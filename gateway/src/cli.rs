@@ -269,7 +269,11 @@ fn init_tracing() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     // wasmtime-wasi traces every guest call with its arguments (paths a job
     // opened): never log those, whatever level the operator asks for.
-    for quiet in ["wasmtime_wasi=warn", "wasmtime=warn", "cranelift_codegen=warn"] {
+    for quiet in [
+        "wasmtime_wasi=warn",
+        "wasmtime=warn",
+        "cranelift_codegen=warn",
+    ] {
         if let Ok(directive) = quiet.parse() {
             filter = filter.add_directive(directive);
         }

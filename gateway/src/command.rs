@@ -213,7 +213,9 @@ fn parse_audit(parsed: &mut Options) -> Result<AuditRequest, ParseError> {
             })
         }
         "checkpoint" => Ok(AuditRequest::Checkpoint),
-        "provenance" => Ok(AuditRequest::Provenance { job: parsed.one_positional("audit provenance", "job-id")? }),
+        "provenance" => Ok(AuditRequest::Provenance {
+            job: parsed.one_positional("audit provenance", "job-id")?,
+        }),
         other => Err(ParseError(format!(
             "unknown audit command {:?}; use audit, audit verify, audit export, audit proof <seq>, audit checkpoint or audit provenance <job-id>",
             other.chars().take(40).collect::<String>()

@@ -51,7 +51,9 @@ pub struct AuditConfig {
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        AuditConfig { checkpoint_seconds: 600 }
+        AuditConfig {
+            checkpoint_seconds: 600,
+        }
     }
 }
 

@@ -268,7 +268,11 @@ fn a_crash_under_load_loses_no_acknowledged_action() {
                         if stop.load(std::sync::atomic::Ordering::SeqCst) {
                             break;
                         }
-                        let out = server.ssh("alice", &["submit", "--project", "diabetes-study"], Stdin::File(module));
+                        let out = server.ssh(
+                            "alice",
+                            &["submit", "--project", "diabetes-study"],
+                            Stdin::File(module),
+                        );
                         if out.status.success() {
                             seen.push(text(&out.stdout).trim().to_owned());
                         }
@@ -279,11 +283,19 @@ fn a_crash_under_load_loses_no_acknowledged_action() {
             .collect();
         std::thread::sleep(std::time::Duration::from_millis(1500));
         let pid = server.pid().expect("running");
-        let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        clients.into_iter().flat_map(|c| c.join().expect("client")).collect()
+        clients
+            .into_iter()
+            .flat_map(|c| c.join().expect("client"))
+            .collect()
     });
-    assert!(!acknowledged.is_empty(), "no submission was acknowledged before the crash");
+    assert!(
+        !acknowledged.is_empty(),
+        "no submission was acknowledged before the crash"
+    );
     server.kill();
     server.serve();
     let verify = server.enclave(&["audit", "verify"]);
@@ -291,7 +303,9 @@ fn a_crash_under_load_loses_no_acknowledged_action() {
     let events = server.audit_events();
     for id in &acknowledged {
         assert!(
-            events.iter().any(|e| e["action"] == "job.submit" && e["outcome"] == "ok" && e["target"] == id.as_str()),
+            events.iter().any(|e| e["action"] == "job.submit"
+                && e["outcome"] == "ok"
+                && e["target"] == id.as_str()),
             "acknowledged job {id} is missing from the trail"
         );
     }
@@ -308,18 +322,35 @@ fn provenance_of_a_job_answers_a_regulators_question_in_one_query() {
     assert_eq!(provenance["module_sha256"], status["module_sha256"]);
     assert_eq!(provenance["dataset"]["name"], "claims-demo");
     assert_eq!(provenance["dataset"]["class"], "pseudonymized");
-    assert_eq!(provenance["project"]["organization"], "Example Pharma K.K. (certified user)");
+    assert_eq!(
+        provenance["project"]["organization"],
+        "Example Pharma K.K. (certified user)"
+    );
     assert_eq!(provenance["wasmtime_version"], "48.0.8");
     assert!(provenance["limits"]["memory_bytes"].as_u64().is_some());
     let outputs = provenance["outputs"].as_array().expect("outputs");
-    assert!(outputs.iter().any(|o| o["name"] == "count_by_age_sex.csv" && o["sha256"].is_string()));
-    let actions: Vec<&str> = provenance["events"].as_array().expect("events").iter().filter_map(|e| e["action"].as_str()).collect();
+    assert!(
+        outputs
+            .iter()
+            .any(|o| o["name"] == "count_by_age_sex.csv" && o["sha256"].is_string())
+    );
+    let actions: Vec<&str> = provenance["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
     for action in ["job.submit", "job.start", "job.finish"] {
-        assert!(actions.contains(&action), "{action} missing from {actions:?}");
+        assert!(
+            actions.contains(&action),
+            "{action} missing from {actions:?}"
+        );
     }
     // Researchers cannot read provenance; the refusal is itself recorded.
     let denied = server.ssh("alice", &["audit", "provenance", &id], Stdin::Null);
     assert_eq!(denied.status.code(), Some(3));
     let events = server.audit_events();
-    assert!(events.iter().any(|e| e["action"] == "audit.provenance" && e["outcome"] == "denied" && e["actor"] == "alice"));
+    assert!(events.iter().any(|e| e["action"] == "audit.provenance"
+        && e["outcome"] == "denied"
+        && e["actor"] == "alice"));
 }

@@ -9,9 +9,9 @@
 mod admin;
 mod checks;
 mod jobs;
+mod provenance;
 mod runner;
 mod session;
-mod provenance;
 mod trail;
 
 use std::path::PathBuf;
@@ -29,8 +29,8 @@ pub use admin::{AdminCaller, DatasetRegistration, NewProject, NewUser, RULE_PRES
 pub use checks::{CHECK_ERROR, ReasonSummary};
 pub(crate) use jobs::job_seed;
 pub use jobs::{JobView, OutputView, SubmitRequest, SuggestedView};
-pub use session::{HELP_TEXT, WhoAmI};
 pub use provenance::{Provenance, WASMTIME_VERSION};
+pub use session::{HELP_TEXT, WhoAmI};
 pub use trail::{
     ConsistencyProofView, InclusionProofView, VerifyReport, load_or_create_checkpoint_key,
 };

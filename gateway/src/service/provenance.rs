@@ -51,16 +51,27 @@ impl Service {
     ///
     /// # Errors
     /// `Forbidden` for other callers, `NotFound` for an unknown job.
-    pub async fn provenance(&self, caller: &Caller, job_id: &str) -> Result<Provenance, ServiceError> {
+    pub async fn provenance(
+        &self,
+        caller: &Caller,
+        job_id: &str,
+    ) -> Result<Provenance, ServiceError> {
         self.check_audit_access(caller, "audit.provenance").await?;
         let shown: String = job_id.chars().take(64).collect();
-        let job = self.store.job(job_id).await?.ok_or_else(|| ServiceError::NotFound(format!("no such job: {shown}")))?;
+        let job = self
+            .store
+            .job(job_id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no such job: {shown}")))?;
         let project = self.store.project(&job.project).await?;
         let dataset = self.store.dataset(&job.dataset).await?;
         let outputs = self.store.outputs(&job.id).await?;
         let checks = self.store.output_checks(&job.id).await?;
         let check_record = self.store.check_record(&job.id).await?;
-        let filter = AuditFilter { target: Some(job.id.clone()), ..AuditFilter::default() };
+        let filter = AuditFilter {
+            target: Some(job.id.clone()),
+            ..AuditFilter::default()
+        };
         let mut events = Vec::new();
         let mut after = 0;
         loop {
@@ -69,7 +80,10 @@ impl Service {
             after = last.seq;
             events.extend(page);
         }
-        let parse = |text: Option<&str>| text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(serde_json::Value::Null);
+        let parse = |text: Option<&str>| {
+            text.and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or(serde_json::Value::Null)
+        };
         let outputs: Vec<serde_json::Value> = outputs
             .iter()
             .map(|o| {
@@ -106,7 +120,13 @@ impl Service {
             check_record: parse(check_record.as_deref()),
             events,
         };
-        self.record_audit_read(caller, "audit.provenance", provenance.events.len() as i64, None).await?;
+        self.record_audit_read(
+            caller,
+            "audit.provenance",
+            provenance.events.len() as i64,
+            None,
+        )
+        .await?;
         Ok(provenance)
     }
 }

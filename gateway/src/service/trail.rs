@@ -167,7 +167,14 @@ impl Service {
     /// Store failures.
     pub async fn checkpoint_if_new_events(&self) -> Result<Option<Checkpoint>, ServiceError> {
         let size = self.store.audit_size().await?;
-        let latest = self.store.checkpoints().await?.iter().map(|c| c.tree_size).max().unwrap_or(0);
+        let latest = self
+            .store
+            .checkpoints()
+            .await?
+            .iter()
+            .map(|c| c.tree_size)
+            .max()
+            .unwrap_or(0);
         if size as u64 <= latest {
             return Ok(None);
         }
