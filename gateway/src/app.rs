@@ -34,7 +34,8 @@ pub async fn open(config: &Config) -> anyhow::Result<Service> {
     let sandbox = Sandbox::new(SandboxConfig {
         max_concurrent_jobs: config.runner.workers,
         max_memory_bytes: limits.memory_bytes,
-        // Fuel metering costs ~20% on compute; only an installation with a fuel limit pays.
+        // Fuel metering costs a few percent on compute; only an installation with a fuel
+        // limit pays it.
         fuel_metering: limits.fuel.is_some(),
         ..SandboxConfig::default()
     })

@@ -31,8 +31,8 @@ for manifest in infra/k8s/*.yaml; do
   python3 -c 'import sys, yaml; list(yaml.safe_load_all(open(sys.argv[1])))' "$manifest"
 done
 
-echo "== build"
-cargo build --workspace --locked --bins
+echo "== build (all targets, so the binary the end-to-end tests run has the same features as the tests)"
+cargo build --workspace --locked --all-targets
 
 echo "== test (SQLite)"
 cargo test --workspace --locked

@@ -19,8 +19,8 @@ pub struct SandboxConfig {
     /// [`SandboxLimits::memory_bytes`]). Capped at 4 GiB, the wasm32 maximum. Default 4 GiB.
     pub max_memory_bytes: u64,
     /// Whether compiled code counts fuel, which a [`SandboxLimits::fuel`] limit needs. It
-    /// costs about 20% on compute-bound jobs (see the README's performance section), so an
-    /// installation without fuel limits turns it off. Default on.
+    /// costs a few percent on compute-bound jobs (see the README's performance section), so
+    /// an installation without fuel limits turns it off. Default on.
     pub fuel_metering: bool,
 }
 
@@ -36,7 +36,8 @@ impl Default for SandboxConfig {
 }
 
 /// Resource limits for one job. Exceeding any of them ends the job with
-/// [`Outcome::LimitExceeded`] (stdout and stderr are truncated instead).
+/// [`Outcome::LimitExceeded`](crate::Outcome::LimitExceeded) (stdout and stderr are truncated,
+/// up to [`SandboxLimits::stdio_hard_bytes`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SandboxLimits {
     /// Wall-clock time from instantiation to exit. Default 60 s.

@@ -80,6 +80,20 @@ fn component_limits_apply() {
     spec.limits.wall_time = std::time::Duration::from_millis(300);
     assert_eq!(run(spec).outcome, Outcome::LimitExceeded(Limit::WallTime));
 
+    // An hour's sleep: the adapter turns it into a WASI 0.2 clock pollable.
+    let sleeper = component(&wasm(
+        r#"(func (export "_start")
+             (i32.store8 (i32.const 2056) (i32.const 0))
+             (i32.store (i32.const 2064) (i32.const 1))
+             (i64.store (i32.const 2072) (i64.const 3600000000000))
+             (drop (call $poll (i32.const 2048) (i32.const 3072) (i32.const 1) (i32.const 16))))"#,
+    ));
+    let (mut spec, _root) = job(sleeper);
+    spec.limits.wall_time = std::time::Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    assert_eq!(run(spec).outcome, Outcome::LimitExceeded(Limit::WallTime));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
     let bomb = component(&wasm(
         r#"(func (export "_start") (loop $l (br_if $l (i32.ne (memory.grow (i32.const 16)) (i32.const -1)))))"#,
     ));

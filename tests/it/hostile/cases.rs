@@ -129,18 +129,12 @@ pub(super) fn cases() -> Vec<Case> {
         ),
         Case::new(
             "wat-poll-oneoff-sleep",
-            // One relative clock subscription of an hour: userdata 0, tag 0 (clock), id 1
-            // (monotonic), timeout 3600 s, precision 0, flags 0.
-            module(
-                r#"(func (export "_start")
-                     (i64.store (i32.const 2048) (i64.const 0))
-                     (i32.store8 (i32.const 2056) (i32.const 0))
-                     (i32.store (i32.const 2064) (i32.const 1))
-                     (i64.store (i32.const 2072) (i64.const 3600000000000))
-                     (i64.store (i32.const 2080) (i64.const 0))
-                     (i32.store16 (i32.const 2088) (i32.const 0))
-                     (drop (call $poll_oneoff (i32.const 2048) (i32.const 3072) (i32.const 1) (i32.const 16))))"#,
-            ),
+            sleep_an_hour(),
+            Expect::Failed("limit: wall time"),
+        ),
+        Case::new(
+            "wat-poll-oneoff-sleep-as-component",
+            super::component(&sleep_an_hour()),
             Expect::Failed("limit: wall time"),
         ),
         Case::new(
@@ -218,6 +212,18 @@ pub(super) fn cases() -> Vec<Case> {
     ];
     cases.extend(size_cases());
     cases
+}
+
+/// One relative clock subscription of an hour in `poll_oneoff`: userdata 0, tag 0 (clock),
+/// id 1 (monotonic), timeout 3600 s, precision 0, flags 0 (relative).
+fn sleep_an_hour() -> Vec<u8> {
+    module(
+        r#"(func (export "_start")
+             (i32.store8 (i32.const 2056) (i32.const 0))
+             (i32.store (i32.const 2064) (i32.const 1))
+             (i64.store (i32.const 2072) (i64.const 3600000000000))
+             (drop (call $poll_oneoff (i32.const 2048) (i32.const 3072) (i32.const 1) (i32.const 16))))"#,
+    )
 }
 
 /// Modules refused, or stopped, for their size or the work of compiling them.
