@@ -354,6 +354,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .map_err(|e| ConfigError::Invalid(e.to_string()))?;
                 config.database_url = Some(url);
             }
+            // The default SQLite file lives in the state folder; create it first.
+            std::fs::create_dir_all(&config.state_dir)
+                .with_context(|| format!("creating {}", config.state_dir.display()))?;
             crate::store::Store::open(&config.database_url()).await?;
             println!("database schema is up to date");
             Ok(ExitCode::SUCCESS)

@@ -85,7 +85,9 @@ fn audit_commands_for_compliance() {
     );
     check(
         "audit rewrite",
-        expect![[r#"error: unknown audit command "rewrite"; use audit, audit verify, audit export, audit proof <seq>, audit checkpoint or audit provenance <job-id>"#]],
+        expect![[
+            r#"error: unknown audit command "rewrite"; use audit, audit verify, audit export, audit proof <seq>, audit checkpoint or audit provenance <job-id>"#
+        ]],
     );
 }
 

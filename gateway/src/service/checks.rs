@@ -16,6 +16,7 @@
 //! the record holds their SHA-256.
 
 mod evaluate;
+mod screen;
 #[cfg(test)]
 mod tests;
 

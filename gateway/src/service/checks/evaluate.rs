@@ -9,11 +9,12 @@
 use std::collections::BTreeMap;
 
 use enclave_policy::sdc::{
-    FileDigest, Kind, Ledger, MANIFEST_FILE, OutputRecord, RuleSet, SdcError, Verdict,
-    check_outputs, sha256_hex,
+    FileDigest, Kind, Ledger, MANIFEST_FILE, OutputRecord, RuleSet, Verdict, check_outputs,
+    sha256_hex,
 };
 use serde::Serialize;
 
+use super::screen::{oversized_table, safe_summary};
 use super::{CHECK_ERROR, ReasonSummary};
 
 /// Names under which the stored record lists the streams. A job may name a file the same:
@@ -71,6 +72,9 @@ pub(crate) fn evaluate(
         Ok(rules) => rules,
         Err(why) => return failed_closed(None, inputs, why, why, tool_version),
     };
+    if let Some(why) = oversized_table(inputs, rules) {
+        return failed_closed(Some(rules), inputs, &why, &why, tool_version);
+    }
     let files: BTreeMap<String, Vec<u8>> = inputs
         .iter()
         .filter(|input| input.kind == "file")
@@ -255,27 +259,4 @@ fn code(reason: &enclave_policy::sdc::Reason) -> String {
         .ok()
         .and_then(|value| value.as_str().map(str::to_owned))
         .unwrap_or_else(|| "unknown".to_owned())
-}
-
-/// Where and roughly why the input is unusable, without any text taken from it: error
-/// messages can quote the job's own bytes (a column name, a manifest field), which would
-/// let a job pass data out through its verdicts. File names here are outputs the
-/// researcher already sees listed.
-pub(crate) fn safe_summary(error: &SdcError) -> String {
-    match error {
-        SdcError::Json { file, line, .. } => {
-            format!("{file} line {line}: not valid JSON or not the manifest schema")
-        }
-        SdcError::Manifest { file, line, .. } => {
-            format!("{file} line {line}: the manifest is not acceptable")
-        }
-        SdcError::MissingFile {
-            file, line, role, ..
-        } => format!("{file} line {line}: names an {role} file that is not among the outputs"),
-        SdcError::Csv { file, line, .. } => {
-            format!("{file} line {line}: not readable as the table the manifest describes")
-        }
-        SdcError::Rules { .. } => "the project's rule set is invalid".to_owned(),
-        _ => "the outputs could not be checked".to_owned(),
-    }
 }

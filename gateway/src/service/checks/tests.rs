@@ -194,3 +194,29 @@ fn files_without_a_manifest_are_other_and_need_people() {
     assert_eq!(table.reasons, [reason("manual_review", Verdict::Review, 0)]);
     assert!(table.suggested.is_none());
 }
+
+#[test]
+fn a_table_above_the_row_limit_is_not_checked_cell_by_cell() {
+    let mut rules = Preset::Ndb.rules();
+    rules.gates.max_csv_rows = 4;
+    let mut inputs = job(MANIFEST);
+    let checks = check(Ok(&rules), &inputs);
+    assert_eq!(
+        checks.error, None,
+        "by_age.csv has 4 rows with its margin: at the limit"
+    );
+    inputs[2] = input(
+        "file",
+        "by_age.csv",
+        b"age,n\n0-39,3\n40-64,40\n65+,52\n80+,10\nTotal,105\n",
+    );
+    let checks = check(Ok(&rules), &inputs);
+    let why = "by_age.csv: more than the rules' limit of 4 rows; the outputs were not checked";
+    assert_eq!(checks.error.as_deref(), Some(why));
+    assert!(
+        checks
+            .outputs
+            .iter()
+            .all(|o| o.verdict == Verdict::Fail && o.reasons[0].detail.as_deref() == Some(why))
+    );
+}
