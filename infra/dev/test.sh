@@ -41,7 +41,8 @@ echo "== end-to-end tests again on PostgreSQL (a throwaway cluster from infra/po
 pg_dir=$(mktemp -d /tmp/enclave-pg.XXXXXX)
 trap 'infra/postgres/test-cluster.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
 infra/postgres/test-cluster.sh start "$pg_dir"
-ENCLAVE_TEST_PG_DIR="$pg_dir" cargo test --locked -p enclave-tests
+# --workspace keeps the feature set of the build above (no second compile).
+ENCLAVE_TEST_PG_DIR="$pg_dir" cargo test --workspace --locked --test it
 
 echo "== docs"
 RUSTDOCFLAGS=-Dwarnings cargo doc --workspace --no-deps --locked --quiet
