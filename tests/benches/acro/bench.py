@@ -99,10 +99,14 @@ def microdata(shape, counts):
     })
 
 
-def run_enclave(binary, folder, rules):
+def run_enclave(binary, folder, rules, timeout):
+    """(seconds, record), or (None, None) when it ran out of time."""
     start = time.perf_counter()
-    out = subprocess.run([binary, "check-output", "--rules", rules, "--dir", folder, "--json"],
-                         capture_output=True, check=False)
+    try:
+        out = subprocess.run([binary, "check-output", "--rules", rules, "--dir", folder,
+                              "--json"], capture_output=True, check=False, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, None
     elapsed = time.perf_counter() - start
     if out.returncode != 0:
         sys.exit(f"enclave check-output failed: {out.stderr.decode()}")
@@ -135,6 +139,8 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--max-cells", type=int, default=1_100_000)
     parser.add_argument("--seed", type=int, default=20260401)
+    parser.add_argument("--timeout", type=float, default=900,
+                        help="seconds before enclave's run on one table is abandoned")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     rules = os.path.join(args.out, "rules.toml")
@@ -150,12 +156,17 @@ def main():
         os.makedirs(folder, exist_ok=True)
         counts = make_counts(shape, rng)
         write_enclave_table(folder, shape, counts)
-        enclave_time, record = run_enclave(args.enclave, folder, rules)
+        enclave_time, record = run_enclave(args.enclave, folder, rules, args.timeout)
         data = microdata(shape, counts)
         acro_time, pandas_time, table, sdc, pandas_table = run_acro(data, shape)
+        recovered = recoverable_in_acro(table, pandas_table)
+        if record is None:
+            print(f"{name:10} {cells:>9} cells  enclave > {args.timeout:.0f} s (abandoned)  "
+                  f"acro {acro_time:8.2f} s", flush=True)
+            lines.append((name, shape, cells, None, acro_time, pandas_time, None, recovered))
+            continue
         # ACRO's coordinates are those of the table before suppression (= pandas').
         result = compare(shape, labels_of(shape), record, sdc, pandas_table)
-        recovered = recoverable_in_acro(table, pandas_table)
         for row in result["rows"]:
             disagreements.append([name] + row)
         lines.append((name, shape, cells, enclave_time, acro_time, pandas_time, result,

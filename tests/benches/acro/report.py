@@ -13,14 +13,20 @@ def write_report(path, lines):
            "|---|---|---:|---:|---:|---:|---:|"]
     for name, shape, cells, ours, theirs, pandas, _, _ in lines:
         shape_text = "x".join(str(size) for size in shape)
-        out.append(f"| {name} | {shape_text} | {cells} | {ours:.2f} | {theirs:.2f} | "
-                   f"{pandas:.2f} | {theirs / ours:.2f} |")
+        ours_text = "timeout" if ours is None else f"{ours:.2f}"
+        ratio = "-" if ours is None else f"{theirs / ours:.2f}"
+        out.append(f"| {name} | {shape_text} | {cells} | {ours_text} | {theirs:.2f} | "
+                   f"{pandas:.2f} | {ratio} |")
     out += ["", "## Verdicts on interior cells", "",
             "| table | agree | enclave stricter | ACRO stricter | enclave secondary "
             "suppressions ACRO publishes | other | ACRO-suppressed cells | of which recovered "
             "exactly from a true line total | enclave lines with one hidden cell |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, _, _, _, _, _, result, recovered in lines:
+        if result is None:
+            out.append(f"| {name} | enclave timed out | | | | | {recovered[0]} | "
+                       f"{recovered[1]} | |")
+            continue
         counts = result["counts"]
         out.append(f"| {name} | {counts['agree']} | {counts['enclave_stricter']} | "
                    f"{counts['acro_stricter']} | {counts['secondary']} | {counts['other']} | "
