@@ -23,6 +23,7 @@ pub async fn open(config: &Config) -> anyhow::Result<Service> {
         modules: config.shared_dir().join("modules"),
         quarantine: config.shared_dir().join("quarantine"),
         work: config.state_dir.join("work"),
+        inbox: config.shared_dir().join("inbox"),
     };
     paths
         .create()

@@ -18,6 +18,8 @@ pub enum Command {
         dataset: Option<String>,
         /// Arguments for the module.
         args: Vec<String>,
+        /// `--module inbox/NAME`: take the module from the SFTP inbox instead of stdin.
+        module: Option<String>,
     },
     /// `jobs`
     Jobs,
@@ -33,6 +35,8 @@ pub enum Command {
     },
     /// `audit [verify | export | proof <seq> | checkpoint] [filters]` (compliance)
     Audit(AuditRequest),
+    /// The release workflow (`request-release`, `requests`, `vote`, `download`, ...).
+    Release(ReleaseCommand),
 }
 
 /// What `audit` asks for.
@@ -81,6 +85,7 @@ impl Command {
             Command::Status { .. } => "status",
             Command::Outputs { .. } => "outputs",
             Command::Audit(_) => "audit",
+            Command::Release(release) => release.name(),
         }
     }
 }
@@ -145,18 +150,30 @@ pub fn parse(line: &str) -> Result<Invocation, ParseError> {
                 .take_value("--name")
                 .unwrap_or_else(|| "unnamed job".into());
             let dataset = parsed.take_value("--dataset");
+            let module = parsed.take_value("--module");
+            if let Some(path) = &module {
+                if !path.starts_with("inbox/") {
+                    return Err(ParseError(
+                        "--module takes inbox/NAME (a file uploaded with sftp)".into(),
+                    ));
+                }
+            }
             parsed.no_positionals(name)?;
             Command::Submit {
                 project,
                 name: name_value,
                 dataset,
                 args: args.unwrap_or_default(),
+                module,
             }
         }
-        other => {
-            let shown: String = other.chars().take(40).collect();
-            return Err(ParseError(format!("unknown command {shown:?}; try: help")));
-        }
+        other => match release::parse(other, &mut parsed) {
+            Some(release) => Command::Release(release?),
+            None => {
+                let shown: String = other.chars().take(40).collect();
+                return Err(ParseError(format!("unknown command {shown:?}; try: help")));
+            }
+        },
     };
     parsed.finish(name)?;
     Ok(Invocation { command, json })
@@ -230,7 +247,11 @@ struct Options {
     positionals: Vec<String>,
 }
 
-const VALUE_OPTIONS: [&str; 13] = [
+const VALUE_OPTIONS: [&str; 17] = [
+    "--module",
+    "--context",
+    "--justification",
+    "--comment",
     "--project",
     "--name",
     "--dataset",
@@ -246,7 +267,7 @@ const VALUE_OPTIONS: [&str; 13] = [
     "--checkpoint",
 ];
 /// Options whose value is free text that may contain spaces.
-const FREE_TEXT_OPTIONS: [&str; 1] = ["--name"];
+const FREE_TEXT_OPTIONS: [&str; 4] = ["--name", "--context", "--justification", "--comment"];
 
 impl Options {
     fn parse(words: &[String]) -> Result<Options, ParseError> {
@@ -329,5 +350,8 @@ impl Options {
     }
 }
 
+mod release;
 #[cfg(test)]
 mod tests;
+
+pub use release::ReleaseCommand;

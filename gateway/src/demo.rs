@@ -31,11 +31,13 @@ pub struct DemoOptions {
 }
 
 /// The demo's people: (user, roles).
-pub const DEMO_USERS: [(&str, &[Role]); 6] = [
+pub const DEMO_USERS: [(&str, &[Role]); 8] = [
     ("alice", &[Role::Researcher]),
     ("bob", &[Role::Researcher]),
     ("carol", &[Role::Checker]),
     ("dave", &[Role::Checker]),
+    ("frank", &[Role::Checker]),
+    ("gina", &[Role::Researcher, Role::Checker]),
     ("erin", &[Role::Compliance]),
     ("root", &[Role::Admin]),
 ];
@@ -147,7 +149,7 @@ async fn populate(
                 organization: "Example Pharma K.K. (certified user)".into(),
                 expires_on,
                 rules: "ndb".into(),
-                members: vec!["alice".into()],
+                members: vec!["alice".into(), "gina".into()],
                 datasets: vec![DEMO_DATASET.into()],
             },
         )
@@ -190,7 +192,7 @@ pub fn banner(dir: &Path, ssh: std::net::SocketAddr, https: std::net::SocketAddr
          \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 jobs\n\
          \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 status JOB-ID\n\
          \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 outputs JOB-ID\n\
-         other users: bob (researcher, no project), carol and dave (checkers), erin (compliance), root (admin)\n\
+         other users: bob (researcher, no project), carol, dave and frank (checkers), gina (researcher and checker in the project), erin (compliance), root (admin)\n\
          health: curl -k https://{https}/healthz   (certificate fingerprint in {dir}/tls/fingerprint.txt)\n\
          audit:  enclave audit verify --dir {dir}\n",
         ssh = ssh,

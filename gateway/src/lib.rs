@@ -17,5 +17,6 @@ pub mod local;
 pub mod render;
 pub mod runner;
 pub mod service;
+pub mod sftp;
 pub mod ssh;
 pub mod store;

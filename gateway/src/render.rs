@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+pub mod release;
+
 use enclave_policy::sdc::Verdict;
 
 use crate::service::{JobView, OutputView, ReasonSummary, ServiceError, WhoAmI};

@@ -16,6 +16,8 @@ use russh::keys::{Algorithm, HashAlg, PrivateKey};
 use russh::server::{Auth, Handle, Msg, PublicKeyOffer, Server, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, MethodKind, MethodSet, SshId};
 
+mod release;
+
 use crate::audit::Door;
 use crate::command::{self, AuditRequest, Command, Invocation};
 use crate::render;
@@ -95,6 +97,7 @@ impl Server for SshServer {
             session_id: format!("s-{}", hex::encode(rand::random::<[u8; 6]>())),
             started: Instant::now(),
             pending: HashMap::new(),
+            channels: HashMap::new(),
         }
     }
 }
@@ -112,6 +115,9 @@ pub struct SshSession {
     started: Instant,
     /// Submissions waiting for their module on stdin.
     pending: HashMap<ChannelId, PendingSubmit>,
+    /// Session channels not yet given a request. An exec request drops its channel (the
+    /// handler's callbacks serve it); an SFTP subsystem takes it as a stream.
+    channels: HashMap<ChannelId, Channel<Msg>>,
 }
 
 struct PendingSubmit {
@@ -225,11 +231,12 @@ impl russh::server::Handler for SshSession {
 
     async fn channel_open_session(
         &mut self,
-        _channel: Channel<Msg>,
+        channel: Channel<Msg>,
         reply: russh::server::ChannelOpenHandle,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
-        if self.user.is_some() {
+        if self.user.is_some() && self.channels.len() < 16 {
+            self.channels.insert(channel.id(), channel);
             reply.accept().await;
         }
         Ok(())
@@ -324,9 +331,24 @@ impl russh::server::Handler for SshSession {
         name: &str,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let _ = name;
-        self.refuse_feature("subsystem");
-        session.channel_failure(channel)
+        let open = self.channels.remove(&channel);
+        match (name, open, self.caller()) {
+            ("sftp", Some(open), Some(caller)) => {
+                session.channel_success(channel)?;
+                let service = self.service.clone();
+                let limit = self.module_limit;
+                tokio::spawn(async move {
+                    let _ = service.record_sftp_start(&caller).await;
+                    let sftp = crate::sftp::SftpSession::new(service, caller, limit);
+                    russh_sftp::server::run(open.into_stream(), sftp).await;
+                });
+                Ok(())
+            }
+            _ => {
+                self.refuse_feature("subsystem");
+                session.channel_failure(channel)
+            }
+        }
     }
 
     async fn exec_request(
@@ -335,6 +357,8 @@ impl russh::server::Handler for SshSession {
         data: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
+        // The handler's callbacks serve exec channels; an unread channel would stall them.
+        drop(self.channels.remove(&channel));
         let Some(caller) = self.caller() else {
             return session.channel_failure(channel);
         };
@@ -350,7 +374,9 @@ impl russh::server::Handler for SshSession {
                     finish(handle, channel, Vec::new(), message.into_bytes(), code);
                 });
             }
-            Ok(invocation) if matches!(invocation.command, Command::Submit { .. }) => {
+            Ok(invocation)
+                if matches!(invocation.command, Command::Submit { module: None, .. }) =>
+            {
                 self.pending.insert(
                     channel,
                     PendingSubmit {
@@ -460,6 +486,9 @@ async fn run(
     let json = invocation.json;
     let result: Result<Vec<u8>, ServiceError> = match invocation.command {
         Command::Audit(request) => return run_audit(service, caller, request, json).await,
+        Command::Release(command) => {
+            return release::run_release(service, caller, command, json).await;
+        }
         Command::Help => service
             .help(caller)
             .await
@@ -485,7 +514,21 @@ async fn run(
             name,
             dataset,
             args,
+            module: from_inbox,
         } => {
+            let module = match from_inbox {
+                Some(path) => {
+                    let name = path.trim_start_matches("inbox/");
+                    match service.inbox_get(caller, name).await {
+                        Ok(bytes) => bytes,
+                        Err(error) => {
+                            let (code, message) = render::error(&error, &caller.request_id);
+                            return (code, Vec::new(), message.into_bytes());
+                        }
+                    }
+                }
+                None => module,
+            };
             let request = SubmitRequest {
                 project,
                 name,

@@ -80,6 +80,8 @@ pub enum Request<'a> {
     VerifyAudit,
     /// Read audit events.
     ReadAudit,
+    /// List, upload, read or remove files in one's own SFTP inbox (job modules).
+    UseInbox,
 }
 
 impl Request<'_> {
@@ -95,6 +97,7 @@ impl Request<'_> {
             Request::Administer => "admin",
             Request::VerifyAudit => "audit-verify",
             Request::ReadAudit => "audit-read",
+            Request::UseInbox => "inbox",
         }
     }
 }
@@ -154,6 +157,63 @@ pub enum DenyReason {
         /// The project's name.
         project: String,
     },
+    /// A release request must name at least one file.
+    NothingRequested,
+    /// The file is checker evidence and never leaves.
+    NeverRelease {
+        /// The file.
+        file: String,
+    },
+    /// A file failed the automated checks and no justification was given.
+    JustificationRequired {
+        /// The file.
+        file: String,
+    },
+    /// Only the request's author may do this.
+    NotAuthor,
+    /// The request is in a state that does not allow this.
+    WrongState {
+        /// What was attempted.
+        action: &'static str,
+        /// The request's state.
+        state: &'static str,
+    },
+    /// The file is not part of the request.
+    NotInRequest {
+        /// The file.
+        file: String,
+    },
+    /// The checker already voted on this file in this round.
+    AlreadyVoted {
+        /// The file.
+        file: String,
+    },
+    /// The file already has its decision.
+    AlreadyDecided {
+        /// The file.
+        file: String,
+    },
+    /// The vote needs a comment.
+    CommentRequired {
+        /// The vote.
+        vote: &'static str,
+        /// The file's automated verdict.
+        verdict: &'static str,
+    },
+    /// The file is not released (yet, or at all).
+    NotReleased {
+        /// The file.
+        file: String,
+    },
+    /// Administrators never review or vote on releases (separation of duties).
+    AdminMayNotReview,
+    /// A checker may not review their own request.
+    OwnRequest,
+    /// A checker may not review a request from a project they belong to.
+    OwnProject {
+        /// The project's name.
+        project: String,
+    },
 }
 
 impl fmt::Display for DenyReason {
@@ -172,6 +232,36 @@ impl fmt::Display for DenyReason {
                 expired_on,
             } => write!(f, "project {project} expired on {expired_on}"),
             DenyReason::ProjectInactive { project } => write!(f, "project {project} is not active"),
+            DenyReason::NothingRequested => f.write_str("name at least one file to release"),
+            DenyReason::NeverRelease { file } => {
+                write!(f, "{file} is checker evidence and is never released")
+            }
+            DenyReason::JustificationRequired { file } => write!(
+                f,
+                "{file} failed the automated checks: give --justification explaining why it is safe"
+            ),
+            DenyReason::NotAuthor => f.write_str("only the request's author may do this"),
+            DenyReason::WrongState { action, state } => {
+                write!(f, "cannot {action} a request that is {state}")
+            }
+            DenyReason::NotInRequest { file } => write!(f, "{file} is not in this request"),
+            DenyReason::AlreadyVoted { file } => write!(f, "you already voted on {file}"),
+            DenyReason::AlreadyDecided { file } => {
+                write!(f, "{file} already has its decision")
+            }
+            DenyReason::CommentRequired { vote, verdict } => write!(
+                f,
+                "a comment is required to vote {vote} on a file whose automated verdict is {verdict} (--comment)"
+            ),
+            DenyReason::NotReleased { file } => write!(f, "{file} is not released"),
+            DenyReason::AdminMayNotReview => {
+                f.write_str("administrators may not review or vote on releases")
+            }
+            DenyReason::OwnRequest => f.write_str("you may not review your own request"),
+            DenyReason::OwnProject { project } => write!(
+                f,
+                "you may not review requests from project {project}, of which you are a member"
+            ),
         }
     }
 }
@@ -242,6 +332,13 @@ pub fn authorize(actor: &Actor, request: &Request<'_>, today: Date) -> Decision 
             }
         }
         Request::Administer => require(roles, Role::Admin),
+        Request::UseInbox => {
+            if roles.contains(Role::Researcher) {
+                allow(Some(Role::Researcher), Scope::Own)
+            } else {
+                missing(&[Role::Researcher])
+            }
+        }
         Request::VerifyAudit | Request::ReadAudit => {
             if roles.contains(Role::Compliance) {
                 allow(Some(Role::Compliance), Scope::All)
@@ -255,7 +352,11 @@ pub fn authorize(actor: &Actor, request: &Request<'_>, today: Date) -> Decision 
 }
 
 /// Why `actor` may not work in `project` today, if anything.
-fn project_open_to(actor: &Actor, project: &ProjectFacts, today: Date) -> Option<DenyReason> {
+pub(crate) fn project_open_to(
+    actor: &Actor,
+    project: &ProjectFacts,
+    today: Date,
+) -> Option<DenyReason> {
     if !project.has_member(&actor.user) {
         return Some(DenyReason::NotProjectMember {
             project: project.name.clone(),
@@ -283,11 +384,11 @@ fn require(roles: RoleSet, role: Role) -> Decision {
     }
 }
 
-fn allow(role: Option<Role>, scope: Scope) -> Decision {
+pub(crate) fn allow(role: Option<Role>, scope: Scope) -> Decision {
     Decision::Allow(Authorized { role, scope })
 }
 
-fn missing(roles: &[Role]) -> Decision {
+pub(crate) fn missing(roles: &[Role]) -> Decision {
     Decision::Deny(DenyReason::MissingRole(roles.to_vec()))
 }
 

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod access;
+pub mod release;
 mod roles;
 pub mod sdc;
 

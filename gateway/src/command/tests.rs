@@ -33,19 +33,19 @@ fn submit_with_options_and_module_arguments() {
     check(
         r#"submit --project diabetes-study --name "HbA1c by age""#,
         expect![[
-            r#"Invocation { command: Submit { project: "diabetes-study", name: "HbA1c by age", dataset: None, args: [] }, json: false }"#
+            r#"Invocation { command: Submit { project: "diabetes-study", name: "HbA1c by age", dataset: None, args: [], module: None }, json: false }"#
         ]],
     );
     check(
         "submit --project p --name HbA1c by age --json",
         expect![[
-            r#"Invocation { command: Submit { project: "p", name: "HbA1c by age", dataset: None, args: [] }, json: true }"#
+            r#"Invocation { command: Submit { project: "p", name: "HbA1c by age", dataset: None, args: [], module: None }, json: true }"#
         ]],
     );
     check(
         "submit --project=p --dataset claims --json -- 2020 --flag x",
         expect![[
-            r#"Invocation { command: Submit { project: "p", name: "unnamed job", dataset: Some("claims"), args: ["2020", "--flag", "x"] }, json: true }"#
+            r#"Invocation { command: Submit { project: "p", name: "unnamed job", dataset: Some("claims"), args: ["2020", "--flag", "x"], module: None }, json: true }"#
         ]],
     );
 }
@@ -128,5 +128,93 @@ fn malformed_lines_get_clear_errors() {
     check(
         &"x".repeat(MAX_COMMAND_LEN + 1),
         expect!["error: command line too long"],
+    );
+}
+
+#[test]
+fn release_commands() {
+    check(
+        "request-release j-1 a.csv b.csv --context counts by age band, adults --justification margins only --suggested",
+        expect![[
+            r#"Invocation { command: Release(Request { job: "j-1", files: ["a.csv", "b.csv"], context: "counts by age band, adults", justification: Some("margins only"), suggested: true }), json: false }"#
+        ]],
+    );
+    check(
+        "request-release j-1 a.csv",
+        expect![
+            "error: request-release needs --context: what the files show, the population, and how they relate to earlier outputs"
+        ],
+    );
+    check(
+        "request-release j-1",
+        expect![
+            "error: usage: request-release <job-id> <file>... --context TEXT [--justification TEXT] [--suggested]"
+        ],
+    );
+    check(
+        "requests --json",
+        expect!["Invocation { command: Release(List), json: true }"],
+    );
+    check(
+        "request rel-1",
+        expect![[r#"Invocation { command: Release(Show { id: "rel-1" }), json: false }"#]],
+    );
+    check(
+        "withdraw rel-1",
+        expect![[r#"Invocation { command: Release(Withdraw { id: "rel-1" }), json: false }"#]],
+    );
+    check(
+        "resubmit rel-1 --job j-2 --context now with ages merged",
+        expect![[
+            r#"Invocation { command: Release(Resubmit { id: "rel-1", context: Some("now with ages merged"), justification: None, job: Some("j-2") }), json: false }"#
+        ]],
+    );
+    check(
+        "download rel-1 a.csv",
+        expect![[
+            r#"Invocation { command: Release(Download { id: "rel-1", file: "a.csv" }), json: false }"#
+        ]],
+    );
+    check(
+        "download rel-1",
+        expect!["error: usage: download <request-id> <file>"],
+    );
+    check(
+        "review-queue",
+        expect!["Invocation { command: Release(Queue), json: false }"],
+    );
+    check(
+        "review rel-1 --json",
+        expect![[r#"Invocation { command: Release(Review { id: "rel-1" }), json: true }"#]],
+    );
+    check(
+        "review-cat rel-1 a.csv",
+        expect![[
+            r#"Invocation { command: Release(Cat { id: "rel-1", file: "a.csv" }), json: false }"#
+        ]],
+    );
+    check(
+        "vote rel-1 a.csv approve --comment fine: all cells above 10",
+        expect![[
+            r#"Invocation { command: Release(Vote { id: "rel-1", file: "a.csv", vote: "approve", comment: "fine: all cells above 10" }), json: false }"#
+        ]],
+    );
+    check(
+        "vote rel-1 a.csv maybe",
+        expect![[r#"error: vote must be approve, changes or reject, not "maybe""#]],
+    );
+    check(
+        "vote rel-1 approve",
+        expect!["error: usage: vote <request-id> <file> approve|changes|reject [--comment TEXT]"],
+    );
+    check(
+        "submit --project p --module inbox/job.wasm",
+        expect![[
+            r#"Invocation { command: Submit { project: "p", name: "unnamed job", dataset: None, args: [], module: Some("inbox/job.wasm") }, json: false }"#
+        ]],
+    );
+    check(
+        "submit --project p --module /etc/passwd",
+        expect!["error: --module takes inbox/NAME (a file uploaded with sftp)"],
     );
 }

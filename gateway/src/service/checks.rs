@@ -20,7 +20,7 @@ mod screen;
 #[cfg(test)]
 mod tests;
 
-use enclave_policy::sdc::{Ledger, Preset, RuleSet, Verdict};
+use enclave_policy::sdc::{Ledger, Preset, ReleasedTable, RuleSet, TableSpec, Verdict};
 use serde::{Deserialize, Serialize};
 
 use super::{Service, ServiceError, detail};
@@ -192,13 +192,35 @@ impl Service {
         }
     }
 
-    /// Tables released earlier in the job's project on the same dataset, for differencing.
-    ///
-    /// Hook for the release workflow (issue 5): until releases exist the ledger is empty.
-    /// Fill it from the approved, frozen frequency tables of `job.project` on `job.dataset`
-    /// (`ReleasedTable::from_csv` with each table's manifest spec).
-    async fn release_ledger(&self, _job: &JobRow) -> Ledger {
-        Ledger::new()
+    /// Tables released earlier in the job's project on the same dataset, for differencing:
+    /// the release ledger's frozen frequency tables, read back from the quarantine. An entry
+    /// that cannot be read is logged and skipped (the release record still holds it).
+    async fn release_ledger(&self, job: &JobRow) -> Ledger {
+        let entries = match self.store.ledger(&job.project, &job.dataset).await {
+            Ok(entries) => entries,
+            Err(error) => {
+                tracing::error!(job = %job.id, %error, "cannot load the release ledger");
+                return Ledger::new();
+            }
+        };
+        let mut ledger = Ledger::new();
+        for entry in entries {
+            let table = async {
+                let spec: TableSpec = serde_json::from_str(&entry.spec).ok()?;
+                let bytes = tokio::fs::read(self.paths.quarantine.join(&entry.sha256))
+                    .await
+                    .ok()?;
+                ReleasedTable::from_csv(&entry.request_id, &entry.name, &spec, &bytes).ok()
+            };
+            match table.await {
+                Some(table) => ledger.tables.push(table),
+                None => tracing::error!(
+                    job = %job.id, release = %entry.request_id, file = %entry.name,
+                    "released table unreadable; left out of differencing"
+                ),
+            }
+        }
+        ledger
     }
 
     /// Writes bytes into the quarantine under their SHA-256 (atomically; an existing file

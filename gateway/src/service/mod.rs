@@ -8,8 +8,10 @@
 
 mod admin;
 mod checks;
+mod inbox;
 mod jobs;
 mod provenance;
+mod releases;
 mod runner;
 mod session;
 mod trail;
@@ -27,9 +29,14 @@ use crate::store::{Store, StoreError, WriteTx, format_time};
 
 pub use admin::{AdminCaller, DatasetRegistration, NewProject, NewUser, RULE_PRESETS, UserSummary};
 pub use checks::{CHECK_ERROR, ReasonSummary};
+pub use inbox::{InboxEntry, MAX_INBOX_FILES, valid_inbox_name};
 pub(crate) use jobs::job_seed;
 pub use jobs::{JobView, OutputView, SubmitRequest, SuggestedView};
 pub use provenance::{Provenance, WASMTIME_VERSION};
+pub use releases::{
+    FileReview, MAX_TEXT, ReleaseFileView, ReleaseSubmission, ReleaseView, Resubmission,
+    ReviewView, VoteView,
+};
 pub use session::{HELP_TEXT, WhoAmI};
 pub use trail::{
     ConsistencyProofView, InclusionProofView, VerifyReport, load_or_create_checkpoint_key,
@@ -114,6 +121,8 @@ pub struct Paths {
     pub quarantine: PathBuf,
     /// Per-job scratch (`/out`, `/tmp`), removed after each run.
     pub work: PathBuf,
+    /// Researchers' SFTP upload areas, one folder per user.
+    pub inbox: PathBuf,
 }
 
 impl Paths {
@@ -122,7 +131,7 @@ impl Paths {
     /// # Errors
     /// When a directory cannot be created.
     pub fn create(&self) -> std::io::Result<()> {
-        for dir in [&self.modules, &self.quarantine, &self.work] {
+        for dir in [&self.modules, &self.quarantine, &self.work, &self.inbox] {
             std::fs::create_dir_all(dir)?;
         }
         Ok(())

@@ -19,6 +19,20 @@ commands:
   status <job-id>      state, exit status or failure reason, resource usage
   outputs <job-id>     quarantined outputs: name, size, SHA-256 (never contents)
   whoami               your user name, roles and projects
+  request-release <job-id> <file>... --context TEXT [--justification TEXT] [--suggested]
+                       ask for checked outputs to be released (files before options)
+  requests             your projects' release requests
+  request <id>         state, files, votes and comments once unblinded
+  withdraw <id>        withdraw a request
+  resubmit <id> [--context TEXT] [--justification TEXT] [--job JOB]
+                       resubmit a returned request (changed files are reviewed again)
+  download <id> <file> the released bytes, to stdout (also: sftp, released/<id>/<file>)
+  review-queue         requests awaiting your review (checkers)
+  review <id>          context, verdicts and flagged cells of each file (checkers)
+  review-cat <id> <file>
+                       a file's contents (checkers)
+  vote <id> <file> approve|changes|reject [--comment TEXT]
+                       vote on one file; a comment is required unless approving a pass
   audit [--actor A --project P --dataset D --job J --action X --outcome O --from T --to T]
                        audit events as JSON Lines (compliance)
   audit verify         check the chain, the Merkle tree and the signed checkpoints

@@ -12,6 +12,7 @@ mod audit;
 mod checks;
 mod jobs;
 mod registry;
+mod releases;
 
 use std::path::Path;
 
@@ -23,6 +24,7 @@ pub use audit::{AuditFilter, format_time};
 pub use checks::OutputCheckRow;
 pub use jobs::{JobRow, Lease, NewJob, OutputRow, RunResult};
 pub use registry::{DatasetRow, ProjectRow, UserRow, parse_date};
+pub use releases::{LedgerRow, ReleaseFileRow, ReleaseRow, VoteRow};
 
 /// Which database server is behind the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -93,6 +93,7 @@ fn check(today: Date, expected: Expect) {
         ("admin", Request::Administer),
         ("audit-verify", Request::VerifyAudit),
         ("audit-read", Request::ReadAudit),
+        ("inbox", Request::UseInbox),
     ];
     let mut out = String::new();
     for actor in &actors {
