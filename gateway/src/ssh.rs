@@ -98,6 +98,7 @@ impl Server for SshServer {
             started: Instant::now(),
             pending: HashMap::new(),
             channels: HashMap::new(),
+            sftp: Vec::new(),
         }
     }
 }
@@ -118,6 +119,8 @@ pub struct SshSession {
     /// Session channels not yet given a request. An exec request drops its channel (the
     /// handler's callbacks serve it); an SFTP subsystem takes it as a stream.
     channels: HashMap<ChannelId, Channel<Msg>>,
+    /// Channels running the SFTP subsystem; closed with exit status 0 on the client's EOF.
+    sftp: Vec<ChannelId>,
 }
 
 struct PendingSubmit {
@@ -335,6 +338,7 @@ impl russh::server::Handler for SshSession {
         match (name, open, self.caller()) {
             ("sftp", Some(open), Some(caller)) => {
                 session.channel_success(channel)?;
+                self.sftp.push(channel);
                 let service = self.service.clone();
                 let limit = self.module_limit;
                 tokio::spawn(async move {
@@ -421,6 +425,14 @@ impl russh::server::Handler for SshSession {
         channel: ChannelId,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
+        if let Some(at) = self.sftp.iter().position(|c| *c == channel) {
+            // The client is done with SFTP (scp -s checks the exit status).
+            // Queued synchronously, ahead of the close the SFTP task sends when its stream ends.
+            self.sftp.swap_remove(at);
+            session.exit_status_request(channel, 0)?;
+            session.eof(channel)?;
+            return session.close(channel);
+        }
         let Some(pending) = self.pending.remove(&channel) else {
             return Ok(());
         };

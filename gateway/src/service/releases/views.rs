@@ -58,7 +58,9 @@ pub struct ReleaseFileView {
     pub size: i64,
     /// Automated verdict.
     pub verdict: Option<String>,
-    /// Votes in the current round (a count; who voted what only once unblinded).
+    /// The round whose votes count for these bytes.
+    pub round: i64,
+    /// Votes in that round (a count; who voted what only once unblinded).
     pub votes: usize,
     /// `approved`, `changes`, `rejected` once decided (shown once unblinded).
     pub outcome: Option<String>,
@@ -160,6 +162,7 @@ pub(super) fn view(row: &ReleaseRow, facts: &ReleaseFacts, viewer: &Viewer<'_>) 
                 sha256: file.sha256.clone(),
                 size: file.size,
                 verdict: file.verdict.clone(),
+                round: file.round,
                 votes: file_facts.votes.len(),
                 outcome: if sees_all {
                     outcome.map(str::to_owned)
