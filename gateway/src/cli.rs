@@ -369,7 +369,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Top::Audit { target, command } => {
             let config = target.load()?;
             let service = app::open(&config).await?;
-            audit(&service, command).await
+            crate::cli_audit::run(&service, &app::cli_caller().0, command, &config.audit).await
         }
         Top::RunLocal(args) => crate::local::run_local(args).await,
         Top::DummyData(args) => crate::dummy::dummy_data(&args),
@@ -566,6 +566,3 @@ async fn admin(service: &Service, command: AdminCommand) -> anyhow::Result<ExitC
     }
 }
 
-async fn audit(service: &Service, command: AuditCommand) -> anyhow::Result<ExitCode> {
-    crate::cli_audit::run(service, &app::cli_caller().0, command).await
-}

@@ -32,7 +32,8 @@ pub use jobs::{JobView, OutputView, SubmitRequest, SuggestedView};
 pub use provenance::{Provenance, WASMTIME_VERSION};
 pub use session::{HELP_TEXT, WhoAmI};
 pub use trail::{
-    ConsistencyProofView, InclusionProofView, VerifyReport, load_or_create_checkpoint_key,
+    ConsistencyProofView, InclusionProofView, PurgeMode, PurgeOptions, PurgeReport, VerifyReport,
+    load_or_create_checkpoint_key,
 };
 
 /// A source of trusted time.

@@ -84,7 +84,12 @@ impl Store {
                 row.try_get::<String, _>("hash")?,
                 row.try_get::<String, _>("time")?,
             ),
-            None => (0, GENESIS_HASH.to_owned(), String::new()),
+            // Empty: a fresh trail, or every event was purged (the chain
+            // resumes from the purge record).
+            None => match Store::latest_purge_in(tx).await? {
+                Some(purge) => (purge.cut_seq, purge.last_hash, purge.last_time),
+                None => (0, GENESIS_HASH.to_owned(), String::new()),
+            },
         })
     }
 

@@ -12,6 +12,7 @@ mod audit;
 mod checks;
 mod group;
 mod jobs;
+mod purge;
 mod registry;
 
 use std::path::Path;
@@ -24,6 +25,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Executor};
 pub use audit::{AuditFilter, format_time};
 pub use checks::OutputCheckRow;
 pub use jobs::{JobRow, Lease, NewJob, OutputRow, RunResult};
+pub use purge::PurgeRecord;
 pub use registry::{DatasetRow, ProjectRow, UserRow, parse_date};
 
 /// Which database server is behind the store.
