@@ -39,6 +39,9 @@ pub struct Config {
     /// Audit trail settings.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// OpenTelemetry export.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
 }
 
 /// Audit trail settings.
@@ -67,6 +70,15 @@ impl Default for AuditConfig {
             danger_allow_short_retention: false,
         }
     }
+}
+
+/// OpenTelemetry export of tracing spans.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// OTLP/gRPC collector (`http://host:4317`); `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// is used when unset. Without either, spans go to the structured logs only.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// The SSH door.
@@ -285,6 +297,11 @@ impl Config {
             return invalid(
                 "audit.retention_days must be between 365 and 36500 (lower only with danger_allow_short_retention)",
             );
+        }
+        if let Some(endpoint) = &self.telemetry.otlp_endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return invalid("telemetry.otlp_endpoint must be an http:// or https:// URL");
         }
         if !(2..=3600).contains(&self.runner.lease_seconds) {
             return invalid("runner.lease_seconds must be between 2 and 3600");

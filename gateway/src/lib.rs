@@ -19,3 +19,4 @@ pub mod runner;
 pub mod service;
 pub mod ssh;
 pub mod store;
+pub mod telemetry;

@@ -14,4 +14,5 @@ mod local;
 mod multinode;
 mod restart;
 mod support;
+mod telemetry;
 mod vertical_slice;
