@@ -331,3 +331,6 @@ impl WriterState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
