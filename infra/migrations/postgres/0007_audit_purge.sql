@@ -22,19 +22,19 @@ CREATE TRIGGER audit_purges_no_truncate BEFORE TRUNCATE ON audit_purges
     FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();
 REVOKE UPDATE, DELETE, TRUNCATE ON audit_purges FROM PUBLIC;
 
-CREATE FUNCTION audit_events_purge_only() RETURNS trigger AS $$
+-- One guard for UPDATE and DELETE, under the trigger name it always had.
+CREATE FUNCTION audit_events_guard() RETURNS trigger AS $$
 BEGIN
-    IF OLD.seq <= (SELECT COALESCE(MAX(cut_seq), 0) FROM audit_purges) THEN
+    IF TG_OP = 'DELETE'
+       AND OLD.seq <= (SELECT COALESCE(MAX(cut_seq), 0) FROM audit_purges) THEN
         RETURN OLD;
     END IF;
     RAISE EXCEPTION 'audit events are append-only';
 END;
 $$ LANGUAGE plpgsql;
 DROP TRIGGER audit_events_no_update ON audit_events;
-CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
-    FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
-CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
-    FOR EACH ROW EXECUTE FUNCTION audit_events_purge_only();
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE OR DELETE ON audit_events
+    FOR EACH ROW EXECUTE FUNCTION audit_events_guard();
 
 DO $$
 BEGIN
