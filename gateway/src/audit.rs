@@ -8,6 +8,7 @@
 //! Boundary: the canonical encoding below is a stored format; changing it
 //! invalidates every existing chain.
 
+pub mod catalogue;
 pub mod checkpoint;
 pub mod merkle;
 
