@@ -61,7 +61,8 @@ struct WriterState {
     generation: u64,
     /// A logical transaction was dropped without commit: roll back its savepoint first.
     pending_rollback: bool,
-    /// The audit head including every released logical transaction.
+    /// The audit head including every released logical transaction of the
+    /// open physical transaction.
     head: Option<AuditHead>,
     shared: Arc<Shared>,
 }
@@ -84,8 +85,10 @@ const RELEASE_AND_ARM: &str = "RELEASE SAVEPOINT enclave_write; SAVEPOINT enclav
 const ROLLBACK_TO: &str = "ROLLBACK TO SAVEPOINT enclave_write";
 
 /// The newest audit event as the writer last left it: lets an append skip
-/// reading it back. Only the writer appends on SQLite, so it stays exact;
-/// it is forgotten whenever a physical transaction fails.
+/// reading it back. Host commands (`enclave admin`, `enclave audit`) are
+/// other processes that append too, so the head is trusted only within one
+/// physical transaction (which holds the database's write lock from `BEGIN
+/// IMMEDIATE` to `COMMIT`): it is forgotten whenever one begins or fails.
 #[derive(Clone, Debug)]
 pub(super) struct AuditHead {
     pub(super) seq: i64,
@@ -133,6 +136,8 @@ impl GroupWriter {
             guard.open = true;
             guard.dirty = false;
             guard.generation += 1;
+            // Another process may have appended since our last commit.
+            guard.head = None;
         }
         let head = guard.head.clone();
         Ok(GroupTx {

@@ -191,3 +191,29 @@ async fn an_idle_writer_holds_no_write_lock() {
     );
     other.execute("ROLLBACK").await.expect("rollback");
 }
+
+/// Host commands (`enclave admin`, `enclave audit`) are other processes
+/// appending to the same file: the writer must not chain on a stale head.
+#[tokio::test]
+async fn another_process_appending_between_batches_keeps_one_chain() {
+    let dir = tempfile::tempdir().expect("dir");
+    let gateway = store(&dir).await;
+    let host = store(&dir).await;
+    let now = time::OffsetDateTime::now_utc();
+    for (i, writer) in [&gateway, &host, &gateway, &host, &gateway]
+        .iter()
+        .enumerate()
+    {
+        let mut tx = writer.begin_write().await.expect("begin");
+        Store::append_audit(&mut tx, &event(i as u64), now)
+            .await
+            .expect("append");
+        tx.commit().await.expect("commit");
+    }
+    let events = gateway.audit_page(0, 10).await.expect("page");
+    assert_eq!(events.len(), 5);
+    let mut verifier = Verifier::default();
+    for event in &events {
+        verifier.push(event).expect("one chain");
+    }
+}
