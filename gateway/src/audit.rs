@@ -8,6 +8,7 @@
 //! Boundary: the canonical encoding below is a stored format; changing it
 //! invalidates every existing chain.
 
+pub mod catalogue;
 pub mod checkpoint;
 pub mod merkle;
 
@@ -240,6 +241,16 @@ impl Default for Verifier {
 }
 
 impl Verifier {
+    /// A verifier that continues after a purge: the next event must be
+    /// `last_seq + 1`, link to `last_hash` and not be older than `last_time`.
+    pub fn resume(last_seq: i64, last_hash: &str, last_time: &str) -> Verifier {
+        Verifier {
+            next_seq: last_seq + 1,
+            prev_hash: last_hash.to_owned(),
+            prev_time: last_time.to_owned(),
+        }
+    }
+
     /// Checks the next event.
     ///
     /// # Errors

@@ -14,6 +14,7 @@ use crate::config::{Config, ConfigError};
 use crate::demo::{DemoOptions, banner, prepare};
 use crate::service::{DatasetRegistration, NewProject, NewUser, Service};
 use crate::store::parse_date;
+use crate::telemetry::{self, Telemetry};
 
 /// Exit code for an unusable configuration (EX_CONFIG-like, per STYLE.md).
 const EXIT_CONFIG: u8 = 64;
@@ -240,7 +241,6 @@ enum DatasetCommand {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -251,45 +251,35 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    // The OTLP exporter (tonic) needs the runtime; it is flushed before the runtime ends.
+    let telemetry = {
+        let _entered = runtime.enter();
+        Telemetry::init(telemetry::endpoint(configured_otlp_endpoint(&cli)).as_deref())
+    };
+    let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(error) => {
-            if error.downcast_ref::<ConfigError>().is_some() {
-                eprintln!("enclave: error: {error:#}");
-                return ExitCode::from(EXIT_CONFIG);
-            }
             eprintln!("enclave: error: {error:#}");
-            ExitCode::FAILURE
+            if error.downcast_ref::<ConfigError>().is_some() {
+                ExitCode::from(EXIT_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
         }
-    }
+    };
+    telemetry.shutdown();
+    code
 }
 
-fn init_tracing() {
-    let mut filter = tracing_subscriber::EnvFilter::try_from_env("ENCLAVE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    // wasmtime-wasi traces every guest call with its arguments (paths a job
-    // opened): never log those, whatever level the operator asks for.
-    for quiet in [
-        "wasmtime_wasi=warn",
-        "wasmtime=warn",
-        "cranelift_codegen=warn",
-    ] {
-        if let Ok(directive) = quiet.parse() {
-            filter = filter.add_directive(directive);
+/// `[telemetry] otlp_endpoint` of the installation a command acts on. A config
+/// that does not load is reported later by the command itself.
+fn configured_otlp_endpoint(cli: &Cli) -> Option<String> {
+    match &cli.command {
+        Top::Serve { target, .. } | Top::Admin { target, .. } | Top::Audit { target, .. } => {
+            target.load().ok()?.telemetry.otlp_endpoint
         }
+        _ => None,
     }
-    // Operators choose structured logs with ENCLAVE_LOG_FORMAT=json. Logs carry
-    // ids, actions and outcomes; never payloads, credentials or job data.
-    // Each request and job span logs one line when it closes, with its duration.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE);
-    let _ = if std::env::var("ENCLAVE_LOG_FORMAT").is_ok_and(|f| f == "json") {
-        builder.json().with_current_span(true).try_init()
-    } else {
-        builder.try_init()
-    };
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -369,7 +359,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Top::Audit { target, command } => {
             let config = target.load()?;
             let service = app::open(&config).await?;
-            audit(&service, command).await
+            crate::cli_audit::run(&service, &app::cli_caller().0, command, &config.audit).await
         }
         Top::RunLocal(args) => crate::local::run_local(args).await,
         Top::DummyData(args) => crate::dummy::dummy_data(&args),
@@ -564,8 +554,4 @@ async fn admin(service: &Service, command: AdminCommand) -> anyhow::Result<ExitC
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
         }
     }
-}
-
-async fn audit(service: &Service, command: AuditCommand) -> anyhow::Result<ExitCode> {
-    crate::cli_audit::run(service, &app::cli_caller().0, command).await
 }

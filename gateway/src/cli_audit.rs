@@ -8,7 +8,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use crate::audit::checkpoint::Checkpoint;
-use crate::service::{Caller, Service};
+use crate::config::AuditConfig;
+use crate::service::{Caller, PurgeMode, PurgeOptions, Service};
 use crate::store::AuditFilter;
 
 /// `enclave audit` subcommands.
@@ -60,6 +61,18 @@ pub enum AuditCommand {
     Provenance {
         /// Job id.
         job: String,
+    },
+    /// Remove events older than `[audit] retention_days`, keeping the trail
+    /// verifiable (purge record, signed checkpoints, an `audit.purge` event).
+    /// On PostgreSQL run it with the owner's database URL: the serving role
+    /// may not delete audit events.
+    Purge {
+        /// Only report what would be purged.
+        #[arg(long)]
+        dry_run: bool,
+        /// First write the purged events to this new JSON Lines file.
+        #[arg(long)]
+        archive: Option<PathBuf>,
     },
 }
 
@@ -116,8 +129,23 @@ pub async fn run(
     service: &Service,
     caller: &Caller,
     command: AuditCommand,
+    settings: &AuditConfig,
 ) -> anyhow::Result<ExitCode> {
     match command {
+        AuditCommand::Purge { dry_run, archive } => {
+            let options = PurgeOptions {
+                mode: if dry_run {
+                    PurgeMode::DryRun
+                } else {
+                    PurgeMode::Purge
+                },
+                retention_days: settings.retention_days,
+                archive,
+            };
+            let report = service.purge_trail(caller, &options).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(ExitCode::SUCCESS)
+        }
         AuditCommand::Verify { checkpoint } => {
             let external: Option<Checkpoint> = match checkpoint {
                 Some(path) => {
@@ -133,8 +161,13 @@ pub async fn run(
             let report = service.verify_trail(caller, external.as_ref()).await?;
             match report.problem {
                 None => {
+                    let purged = if report.purged > 0 {
+                        format!(" (events 1..={} purged under retention)", report.purged)
+                    } else {
+                        String::new()
+                    };
                     println!(
-                        "audit chain ok: {} events, head {}, root {}, {} checkpoints verified",
+                        "audit chain ok: {} events{purged}, head {}, root {}, {} checkpoints verified",
                         report.events, report.head, report.root_hash, report.checkpoints
                     );
                     Ok(ExitCode::SUCCESS)

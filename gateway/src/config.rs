@@ -39,6 +39,9 @@ pub struct Config {
     /// Audit trail settings.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// OpenTelemetry export.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
 }
 
 /// Audit trail settings.
@@ -47,14 +50,36 @@ pub struct Config {
 pub struct AuditConfig {
     /// How often a worker node signs a checkpoint when new events exist (10–86400 s).
     pub checkpoint_seconds: u64,
+    /// Days an audit event is kept before `enclave audit purge` may remove it
+    /// (default 1826, five years; at least 365 unless
+    /// `danger_allow_short_retention` is set; at most 36500).
+    pub retention_days: u32,
+    /// Allows `retention_days` below 365 (down to 0): for tests and
+    /// short-lived installations only, never for a trail that must be kept.
+    pub danger_allow_short_retention: bool,
 }
+
+/// The least retention accepted without `danger_allow_short_retention`.
+pub const MIN_RETENTION_DAYS: u32 = 365;
 
 impl Default for AuditConfig {
     fn default() -> Self {
         AuditConfig {
             checkpoint_seconds: 600,
+            retention_days: 1826,
+            danger_allow_short_retention: false,
         }
     }
+}
+
+/// OpenTelemetry export of tracing spans.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// OTLP/gRPC collector (`http://host:4317`, plain gRPC: keep it local);
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` is used when unset. Without either, spans
+    /// go to the logs only.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// The SSH door.
@@ -263,6 +288,24 @@ impl Config {
         }
         if !(10..=86_400).contains(&self.audit.checkpoint_seconds) {
             return invalid("audit.checkpoint_seconds must be between 10 and 86400");
+        }
+        let least_retention = if self.audit.danger_allow_short_retention {
+            0
+        } else {
+            MIN_RETENTION_DAYS
+        };
+        if !(least_retention..=36_500).contains(&self.audit.retention_days) {
+            return invalid(
+                "audit.retention_days must be between 365 and 36500 (lower only with danger_allow_short_retention)",
+            );
+        }
+        // The exporter has no TLS built in: a local (or private-network) collector.
+        if let Some(endpoint) = &self.telemetry.otlp_endpoint
+            && !endpoint.starts_with("http://")
+        {
+            return invalid(
+                "telemetry.otlp_endpoint must be an http:// URL of a local collector (no TLS to the collector is built in)",
+            );
         }
         if !(2..=3600).contains(&self.runner.lease_seconds) {
             return invalid("runner.lease_seconds must be between 2 and 3600");

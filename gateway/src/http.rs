@@ -12,8 +12,33 @@ use tower_http_headers::security_headers;
 
 /// Builds the router.
 pub fn router() -> Router {
-    let app = Router::new().route("/healthz", get(health));
+    let app = Router::new()
+        .route("/healthz", get(health))
+        .layer(axum::middleware::from_fn(request_span));
     security_headers(app)
+}
+
+/// One span per request (door, request id, method, path; never the query,
+/// headers or body), and the request id echoed in `x-request-id`.
+async fn request_span(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let request_id = format!("r-{}", hex::encode(rand::random::<[u8; 8]>()));
+    let span = tracing::info_span!(
+        "https.request",
+        door = "https",
+        request_id = %request_id,
+        method = %request.method(),
+        path = %request.uri().path(),
+        status = tracing::field::Empty
+    );
+    let mut response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
+    span.record("status", response.status().as_u16());
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
 }
 
 async fn health() -> axum::Json<serde_json::Value> {

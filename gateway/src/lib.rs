@@ -20,3 +20,4 @@ pub mod service;
 pub mod sftp;
 pub mod ssh;
 pub mod store;
+pub mod telemetry;

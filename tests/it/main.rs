@@ -5,6 +5,7 @@
 //! by `sdk/build-examples.sh target/examples` (or `ENCLAVE_EXAMPLES`). The
 //! test command in `infra/dev/test.sh` builds both first.
 
+mod audit_purge;
 mod audit_trail;
 mod checks;
 mod hostile;
@@ -14,4 +15,5 @@ mod multinode;
 mod release;
 mod restart;
 mod support;
+mod telemetry;
 mod vertical_slice;

@@ -216,6 +216,31 @@ impl Frontier {
         self.len == 0
     }
 
+    /// The perfect subtrees covering the leaves so far, largest (leftmost)
+    /// first, as `(leaf count, root)`: the compact range a purge record keeps.
+    pub fn nodes(&self) -> Vec<(u64, Hash)> {
+        self.sizes
+            .iter()
+            .copied()
+            .zip(self.nodes.iter().copied())
+            .collect()
+    }
+
+    /// Rebuilds a frontier from [`Frontier::nodes`]. `None` unless the sizes
+    /// are strictly decreasing powers of two (the only shape `push` makes).
+    pub fn from_nodes(parts: &[(u64, Hash)]) -> Option<Frontier> {
+        let mut frontier = Frontier::default();
+        for (size, node) in parts {
+            if !size.is_power_of_two() || frontier.sizes.last().is_some_and(|last| last <= size) {
+                return None;
+            }
+            frontier.sizes.push(*size);
+            frontier.nodes.push(*node);
+            frontier.len = frontier.len.checked_add(*size)?;
+        }
+        Some(frontier)
+    }
+
     /// The tree head of the leaves pushed so far.
     pub fn root(&self) -> Hash {
         let mut iter = self.nodes.iter().rev();
@@ -225,6 +250,8 @@ impl Frontier {
         iter.fold(*last, |acc, left| node_hash(left, &acc))
     }
 }
+
+pub mod pruned;
 
 #[cfg(test)]
 mod tests;

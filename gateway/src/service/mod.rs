@@ -39,7 +39,8 @@ pub use releases::{
 };
 pub use session::{HELP_TEXT, WhoAmI};
 pub use trail::{
-    ConsistencyProofView, InclusionProofView, VerifyReport, load_or_create_checkpoint_key,
+    ConsistencyProofView, InclusionProofView, PurgeMode, PurgeOptions, PurgeReport, VerifyReport,
+    load_or_create_checkpoint_key,
 };
 
 /// A source of trusted time.

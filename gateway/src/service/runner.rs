@@ -121,7 +121,13 @@ impl Service {
         tx.commit().await?;
 
         let heartbeat = self.spawn_heartbeat(job.id.clone(), lease.clone());
-        let span = tracing::info_span!("job.run", job_id = %job.id, project = %job.project, attempt = job.attempts);
+        let span = tracing::info_span!(
+            "job.run",
+            job_id = %job.id,
+            project = %job.project,
+            attempt = job.attempts,
+            outcome = tracing::field::Empty
+        );
         let result = tracing::Instrument::instrument(
             async {
                 match self.recheck(&job).await? {
@@ -129,7 +135,7 @@ impl Service {
                     Err(reason) => Ok(Ok(Finished::refused(reason))),
                 }
             },
-            span,
+            span.clone(),
         )
         .await?;
         heartbeat.abort();
@@ -140,6 +146,8 @@ impl Service {
                 Finished::refused(format!("error: {error}"))
             }
         };
+        // The job's state (`succeeded`, `failed`...), never its reason text.
+        span.record("outcome", finished.state);
         self.complete(&job, &lease, finished).await?;
         Ok(true)
     }

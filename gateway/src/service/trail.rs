@@ -7,9 +7,14 @@ use serde::Serialize;
 
 use super::{Caller, Service, ServiceError, detail, event};
 use crate::audit::checkpoint::{Checkpoint, CheckpointKey, verify_signature};
+use crate::audit::merkle::pruned::PrunedTree;
 use crate::audit::merkle::{self, Frontier, Hash};
 use crate::audit::{Outcome, StoredEvent, Verifier};
 use crate::store::{AuditFilter, Store, format_time};
+
+mod purge;
+
+pub use purge::{PurgeMode, PurgeOptions, PurgeReport};
 
 /// Page size for streaming the trail.
 const PAGE: i64 = 20_000;
@@ -23,8 +28,11 @@ pub struct VerifyReport {
     pub head: String,
     /// RFC 6962 root over all events.
     pub root_hash: String,
-    /// Stored checkpoints whose signature and root matched.
+    /// Stored checkpoints whose signature and root matched (before a purge
+    /// cut: whose signature matched).
     pub checkpoints: usize,
+    /// Events purged under the retention policy (`1..=purged`), 0 if none.
+    pub purged: i64,
     /// The first problem found, naming the sequence number where possible.
     pub problem: Option<String>,
 }
@@ -76,21 +84,69 @@ impl Service {
     ) -> Result<VerifyReport, ServiceError> {
         self.check_audit_access(caller, "audit.verify").await?;
         let trusted = self.checkpoint_public_key();
+        let purge = self.store.latest_purge().await?;
         let mut checkpoints = self.store.checkpoints().await?;
+        let cut = purge.as_ref().map_or(0, |p| p.cut_seq as u64);
+        let mut problem = None;
         if let Some(external) = external {
+            if external.tree_size < cut {
+                problem = Some(format!(
+                    "the checkpoint at tree size {} predates the purge of events 1..={cut}: check it against the purge archive",
+                    external.tree_size
+                ));
+            }
             checkpoints.push(external.clone());
         }
         checkpoints.sort_by_key(|c| c.tree_size);
         let mut pending = checkpoints.iter().peekable();
-        let (mut verifier, mut frontier) = (Verifier::default(), Frontier::default());
-        let (mut verified, mut problem, mut after) = (0usize, None, 0);
+        let (mut verifier, mut frontier) = match &purge {
+            Some(record) => (
+                Verifier::resume(record.cut_seq, &record.last_hash, &record.last_time),
+                purge::frontier_of(record).unwrap_or_else(|message| {
+                    problem.get_or_insert(message);
+                    Frontier::default()
+                }),
+            ),
+            None => (Verifier::default(), Frontier::default()),
+        };
+        let mut verified = 0usize;
+        // Checkpoints of purged sizes: their roots went with the events (the
+        // purge verified them first); their signatures still must hold.
+        while let Some(checkpoint) = pending.next_if(|c| c.tree_size < cut) {
+            match check_signature(checkpoint, trusted.as_deref()) {
+                Ok(()) => verified += 1,
+                Err(message) => {
+                    problem.get_or_insert(message);
+                }
+            }
+        }
+        let mut purge_check = purge.as_ref().map(purge::EventCheck::new);
+        let mut after = cut as i64;
         'pages: loop {
+            if problem.is_some() {
+                break;
+            }
+            while let Some(checkpoint) = pending.next_if(|c| c.tree_size == frontier.len()) {
+                match check(checkpoint, &frontier, trusted.as_deref()) {
+                    Ok(()) => verified += 1,
+                    Err(message) => {
+                        problem = Some(message);
+                        break 'pages;
+                    }
+                }
+            }
             let page = self.store.audit_page(after, PAGE).await?;
             let Some(last) = page.last() else { break };
             after = last.seq;
             for event in &page {
                 if let Err(error) = verifier.push(event) {
                     problem = Some(error.to_string());
+                    break 'pages;
+                }
+                if let Some(purge_check) = &mut purge_check
+                    && let Err(message) = purge_check.push(event)
+                {
+                    problem = Some(message);
                     break 'pages;
                 }
                 frontier.push(leaf(event));
@@ -106,6 +162,11 @@ impl Service {
             }
         }
         if problem.is_none()
+            && let Some(purge_check) = &purge_check
+        {
+            problem = purge_check.finish().err();
+        }
+        if problem.is_none()
             && let Some(checkpoint) = pending.next()
         {
             problem = Some(format!(
@@ -119,6 +180,7 @@ impl Service {
             head: verifier.head().to_owned(),
             root_hash: hex::encode(frontier.root()),
             checkpoints: verified,
+            purged: cut as i64,
             problem,
         };
         self.record_audit_read(
@@ -144,13 +206,13 @@ impl Service {
             .await?;
         let mut tx = self.store.begin_write().await?;
         Store::lock_audit(&mut tx).await?;
+        let purge = Store::latest_purge_in(&mut tx).await?;
         let leaves = Store::audit_leaves_in(&mut tx).await?;
-        let leaves: Vec<Hash> = leaves
-            .iter()
-            .map(|h| merkle::leaf_hash(&decode(h)))
-            .collect();
-        let root = hex::encode(merkle::root(&leaves));
-        let checkpoint = key.sign(leaves.len() as u64, &root, &format_time(self.now())?);
+        let tree = purge::tree(purge.as_ref(), &leaves)?;
+        let root = tree
+            .root(tree.size())
+            .ok_or_else(|| ServiceError::Internal("no tree head".into()))?;
+        let checkpoint = key.sign(tree.size(), &hex::encode(root), &format_time(self.now())?);
         Store::insert_checkpoint(&mut tx, &checkpoint).await?;
         let mut record = event(caller, "audit.checkpoint", Outcome::Ok);
         detail(&mut record, "tree_size", checkpoint.tree_size);
@@ -227,20 +289,23 @@ impl Service {
             )));
         }
         let checkpoint = self.checkpoint_covering(caller, seq as u64).await?;
-        let hashes = self.leaf_data(checkpoint.tree_size).await?;
-        let leaves: Vec<Hash> = hashes
-            .iter()
-            .map(|h| merkle::leaf_hash(&decode(h)))
-            .collect();
-        let index = usize::try_from(seq - 1).map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let proof = merkle::inclusion_proof(index, &leaves)
-            .iter()
-            .map(hex::encode)
-            .collect();
+        let (tree, hashes) = self.tree(checkpoint.tree_size).await?;
+        let index = (seq - 1) as u64;
+        let (Some(proof), Some(event_hash)) = (
+            tree.inclusion_proof(index, checkpoint.tree_size),
+            index
+                .checked_sub(tree.cut())
+                .and_then(|i| hashes.get(usize::try_from(i).ok()?)),
+        ) else {
+            return Err(ServiceError::NotFound(format!(
+                "audit event {seq} was purged under the retention policy (events 1..={} are gone; the purge record keeps their tree head)",
+                tree.cut()
+            )));
+        };
         Ok(InclusionProofView {
             seq,
-            event_hash: hashes[index].clone(),
-            proof,
+            event_hash: event_hash.clone(),
+            proof: proof.iter().map(hex::encode).collect(),
             checkpoint,
         })
     }
@@ -264,21 +329,23 @@ impl Service {
                 "need 0 < old <= new <= {size}"
             )));
         }
-        let hashes = self.leaf_data(new_size).await?;
-        let leaves: Vec<Hash> = hashes
-            .iter()
-            .map(|h| merkle::leaf_hash(&decode(h)))
-            .collect();
-        let old = old_size as usize;
+        let (tree, _) = self.tree(new_size).await?;
+        let (Some(old_root), Some(new_root), Some(proof)) = (
+            tree.root(old_size),
+            tree.root(new_size),
+            tree.consistency_proof(old_size, new_size),
+        ) else {
+            return Err(ServiceError::Invalid(format!(
+                "tree sizes before the purge cut ({}) cannot be proven any more",
+                tree.cut()
+            )));
+        };
         Ok(ConsistencyProofView {
             old_size,
-            old_root: hex::encode(merkle::root(&leaves[..old])),
+            old_root: hex::encode(old_root),
             new_size,
-            new_root: hex::encode(merkle::root(&leaves)),
-            proof: merkle::consistency_proof(old, &leaves)
-                .iter()
-                .map(hex::encode)
-                .collect(),
+            new_root: hex::encode(new_root),
+            proof: proof.iter().map(hex::encode).collect(),
         })
     }
 
@@ -328,19 +395,23 @@ impl Service {
         Ok((events, checkpoint))
     }
 
-    async fn leaf_data(&self, size: u64) -> Result<Vec<String>, ServiceError> {
+    /// The Merkle tree of the first `size` events (after the newest purge,
+    /// from its frontier) and the kept events' chain hashes.
+    async fn tree(&self, size: u64) -> Result<(PrunedTree, Vec<String>), ServiceError> {
+        let purge = self.store.latest_purge().await?;
+        let mut after = purge.as_ref().map_or(0, |p| p.cut_seq);
         let mut hashes = Vec::new();
-        let mut after = 0;
-        while (hashes.len() as u64) < size {
+        while (after as u64) < size {
             let page = self
                 .store
-                .audit_hashes(after, PAGE.min((size - hashes.len() as u64) as i64))
+                .audit_hashes(after, PAGE.min(size as i64 - after))
                 .await?;
             let Some((last, _)) = page.last() else { break };
             after = *last;
             hashes.extend(page.into_iter().map(|(_, h)| h));
         }
-        Ok(hashes)
+        let tree = purge::tree(purge.as_ref(), &hashes)?;
+        Ok((tree, hashes))
     }
 }
 
@@ -374,15 +445,19 @@ fn decode(text: &str) -> Vec<u8> {
     hex::decode(text).unwrap_or_else(|_| text.as_bytes().to_vec())
 }
 
+fn check_signature(checkpoint: &Checkpoint, trusted: Option<&str>) -> Result<(), String> {
+    match trusted {
+        Some(key) => verify_signature(checkpoint, key).map_err(|e| e.to_string()),
+        None => Err("no trusted checkpoint key to verify against".into()),
+    }
+}
+
 fn check(
     checkpoint: &Checkpoint,
     frontier: &Frontier,
     trusted: Option<&str>,
 ) -> Result<(), String> {
-    match trusted {
-        Some(key) => verify_signature(checkpoint, key).map_err(|e| e.to_string())?,
-        None => return Err("no trusted checkpoint key to verify against".into()),
-    }
+    check_signature(checkpoint, trusted)?;
     if hex::encode(frontier.root()) != checkpoint.root_hash {
         return Err(format!(
             "log does not match the checkpoint at tree size {}: history was rewritten at or before sequence {}",

@@ -4,6 +4,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::group::AuditHead;
 use super::{Backend, Store, StoreError, WriteTx, corrupt};
 
 /// Advisory-lock key that serializes audit appends on PostgreSQL.
@@ -31,17 +32,9 @@ impl Store {
                 .execute(tx.conn())
                 .await?;
         }
-        let last =
-            sqlx::query("SELECT seq, hash, time FROM audit_events ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(tx.conn())
-                .await?;
-        let (prev_seq, prev_hash, prev_time) = match last {
-            Some(row) => (
-                row.try_get::<i64, _>("seq")?,
-                row.try_get::<String, _>("hash")?,
-                row.try_get::<String, _>("time")?,
-            ),
-            None => (0, GENESIS_HASH.to_owned(), String::new()),
+        let (prev_seq, prev_hash, prev_time) = match tx.audit_head() {
+            Some(head) => (head.seq, head.hash.clone(), head.time.clone()),
+            None => Store::audit_head_in(tx).await?,
         };
         let mut time = format_time(now)?;
         if time < prev_time {
@@ -71,7 +64,33 @@ impl Store {
         .bind(&stored.hash)
         .execute(tx.conn())
         .await?;
+        tx.set_audit_head(AuditHead {
+            seq: stored.seq,
+            hash: stored.hash.clone(),
+            time: stored.time.clone(),
+        });
         Ok(stored)
+    }
+
+    /// Sequence number, chain hash and time of the newest event, read inside `tx`.
+    async fn audit_head_in(tx: &mut WriteTx) -> Result<(i64, String, String), StoreError> {
+        let last =
+            sqlx::query("SELECT seq, hash, time FROM audit_events ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(tx.conn())
+                .await?;
+        Ok(match last {
+            Some(row) => (
+                row.try_get::<i64, _>("seq")?,
+                row.try_get::<String, _>("hash")?,
+                row.try_get::<String, _>("time")?,
+            ),
+            // Empty: a fresh trail, or every event was purged (the chain
+            // resumes from the purge record).
+            None => match Store::latest_purge_in(tx).await? {
+                Some(purge) => (purge.cut_seq, purge.last_hash, purge.last_time),
+                None => (0, GENESIS_HASH.to_owned(), String::new()),
+            },
+        })
     }
 
     /// Up to `limit` events with sequence greater than `after`, in order.

@@ -10,11 +10,14 @@
 
 mod audit;
 mod checks;
+mod group;
 mod jobs;
+mod purge;
 mod registry;
 mod releases;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::MigrateDatabase;
@@ -23,6 +26,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Executor};
 pub use audit::{AuditFilter, format_time};
 pub use checks::OutputCheckRow;
 pub use jobs::{JobRow, Lease, NewJob, OutputRow, RunResult};
+pub use purge::PurgeRecord;
 pub use registry::{DatasetRow, ProjectRow, UserRow, parse_date};
 pub use releases::{LedgerRow, ReleaseFileRow, ReleaseRow, VoteRow};
 
@@ -53,25 +57,58 @@ impl Backend {
     }
 }
 
-/// A write transaction. On SQLite it is `BEGIN IMMEDIATE`, so it holds the
-/// write lock from the start; on PostgreSQL audit appends take a
-/// transaction-scoped advisory lock. Either way audit sequence numbers cannot race.
+/// A write transaction. On SQLite it is a savepoint on the one writer
+/// connection, inside a physical `BEGIN IMMEDIATE` transaction shared with the
+/// writers queued behind it (group commit, `group.rs`), so it holds the write
+/// lock from the start; on PostgreSQL audit appends take a transaction-scoped
+/// advisory lock. Either way audit sequence numbers cannot race. Dropped
+/// without `commit`, it rolls back.
 pub struct WriteTx {
-    tx: sqlx::Transaction<'static, Any>,
+    inner: TxInner,
     backend: Backend,
+}
+
+enum TxInner {
+    /// PostgreSQL: a transaction on a pooled connection.
+    Pooled(sqlx::Transaction<'static, Any>),
+    /// SQLite: a logical transaction on the group-commit writer.
+    Group(group::GroupTx),
 }
 
 impl WriteTx {
     fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.tx
+        match &mut self.inner {
+            TxInner::Pooled(tx) => tx,
+            TxInner::Group(tx) => tx.conn(),
+        }
     }
 
-    /// Commits; the change is durable when this returns.
+    /// The newest audit event as the SQLite writer knows it (`None` on
+    /// PostgreSQL, where other nodes append too, or when unknown).
+    fn audit_head(&self) -> Option<&group::AuditHead> {
+        match &self.inner {
+            TxInner::Pooled(_) => None,
+            TxInner::Group(tx) => tx.audit_head(),
+        }
+    }
+
+    fn set_audit_head(&mut self, head: group::AuditHead) {
+        if let TxInner::Group(tx) = &mut self.inner {
+            tx.set_audit_head(head);
+        }
+    }
+
+    /// Commits; the change is durable when this returns (on SQLite, once the
+    /// physical transaction holding it has committed).
     ///
     /// # Errors
-    /// When the database refuses the commit.
+    /// When the database refuses the commit; on SQLite also when the shared
+    /// physical commit failed, which fails every transaction of that batch.
     pub async fn commit(self) -> Result<(), StoreError> {
-        Ok(self.tx.commit().await?)
+        match self.inner {
+            TxInner::Pooled(tx) => Ok(tx.commit().await?),
+            TxInner::Group(tx) => tx.commit().await,
+        }
     }
 }
 
@@ -88,6 +125,9 @@ pub enum StoreError {
     /// A stored value could not be decoded.
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
+    /// The group commit holding this transaction failed; nothing of it was kept.
+    #[error("commit failed: {0}")]
+    Commit(String),
 }
 
 /// Handle to the database. Cheap to clone.
@@ -95,7 +135,14 @@ pub enum StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite only: the one writer connection (group commit).
+    writer: Option<Arc<group::GroupWriter>>,
 }
+
+/// Connection settings on SQLite: WAL for concurrent readers; FULL so that a
+/// committed (acknowledged) change survives a power cut.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;";
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../infra/migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator =
@@ -118,13 +165,7 @@ impl Store {
                     .max_connections(8)
                     .after_connect(|conn, _meta| {
                         Box::pin(async move {
-                            // WAL for concurrent readers; FULL so that a committed
-                            // (acknowledged) change survives a power cut.
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;",
-                            )
-                            .await?;
+                            conn.execute(SQLITE_PRAGMAS).await?;
                             Ok(())
                         })
                     })
@@ -138,11 +179,23 @@ impl Store {
                     .await?
             }
         };
-        match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
-        }
-        Ok(Store { pool, backend })
+        let writer = match backend {
+            Backend::Sqlite => {
+                SQLITE_MIGRATIONS.run(&pool).await?;
+                Some(Arc::new(
+                    group::GroupWriter::connect(url, SQLITE_PRAGMAS).await?,
+                ))
+            }
+            Backend::Postgres => {
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+                None
+            }
+        };
+        Ok(Store {
+            pool,
+            backend,
+            writer,
+        })
     }
 
     /// Which backend this store uses.
@@ -160,12 +213,12 @@ impl Store {
     /// # Errors
     /// When the database is unavailable.
     pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+        let inner = match &self.writer {
+            Some(writer) => TxInner::Group(writer.begin().await?),
+            None => TxInner::Pooled(self.pool.begin().await?),
         };
         Ok(WriteTx {
-            tx,
+            inner,
             backend: self.backend,
         })
     }
