@@ -8,7 +8,8 @@ pub enum Command {
     Help,
     /// `whoami`
     WhoAmI,
-    /// `submit --project P --name N [--dataset D] [-- ARGS...]` (module on stdin)
+    /// `submit --project P --name N [--dataset D] [--python] [-- ARGS...]` (module, or with
+    /// `--python` a Python script, on stdin)
     Submit {
         /// Project name.
         project: String,
@@ -18,6 +19,8 @@ pub enum Command {
         dataset: Option<String>,
         /// Arguments for the module.
         args: Vec<String>,
+        /// Standard input is a Python script for the installation's runner.
+        python: bool,
     },
     /// `jobs`
     Jobs,
@@ -145,12 +148,14 @@ pub fn parse(line: &str) -> Result<Invocation, ParseError> {
                 .take_value("--name")
                 .unwrap_or_else(|| "unnamed job".into());
             let dataset = parsed.take_value("--dataset");
+            let python = parsed.take_flag("--python");
             parsed.no_positionals(name)?;
             Command::Submit {
                 project,
                 name: name_value,
                 dataset,
                 args: args.unwrap_or_default(),
+                python,
             }
         }
         other => {

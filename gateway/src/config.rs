@@ -39,6 +39,9 @@ pub struct Config {
     /// Audit trail settings.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// Python jobs (`submit --python`); refused unless a runner is configured.
+    #[serde(default)]
+    pub python: PythonConfig,
 }
 
 /// Audit trail settings.
@@ -244,6 +247,11 @@ impl Config {
         {
             *shared = base.join(&*shared);
         }
+        if let Some(runner) = &mut self.python.runner
+            && runner.is_relative()
+        {
+            *runner = base.join(&*runner);
+        }
         for path in [
             &mut self.state_dir,
             &mut self.ssh.host_key,
@@ -268,6 +276,7 @@ impl Config {
             return invalid("runner.lease_seconds must be between 2 and 3600");
         }
         self.limits.validate()?;
+        self.python.validate()?;
         if self.ssh.listen == self.https.listen && self.ssh.listen.port() != 0 {
             return invalid("ssh.listen and https.listen must differ");
         }
@@ -277,6 +286,47 @@ impl Config {
             return invalid("database_url must start with sqlite:, postgres: or postgresql:");
         }
         Ok(())
+    }
+}
+
+/// Python jobs: the operator-installed runner component (built by
+/// `sdk/python/build-runner.sh`) that executes a submitted script. Trusted code: compiled
+/// once, outside the per-job compile-time limit, and cached on disk.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PythonConfig {
+    /// The runner component (`python-runner.wasm`); `None` refuses Python jobs.
+    pub runner: Option<PathBuf>,
+    /// Largest script accepted, in KiB (1–16384).
+    pub script_kib: u64,
+}
+
+impl Default for PythonConfig {
+    fn default() -> Self {
+        PythonConfig {
+            runner: None,
+            script_kib: 1024,
+        }
+    }
+}
+
+impl PythonConfig {
+    /// Refuses an absurd script size.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=16 * 1024).contains(&self.script_kib) {
+            return Err(ConfigError::Invalid(
+                "python.script_kib must be between 1 and 16384".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The script size limit in bytes.
+    pub fn script_bytes(&self) -> u64 {
+        self.script_kib * 1024
     }
 }
 

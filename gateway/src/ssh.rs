@@ -485,6 +485,7 @@ async fn run(
             name,
             dataset,
             args,
+            python,
         } => {
             let request = SubmitRequest {
                 project,
@@ -492,6 +493,7 @@ async fn run(
                 dataset,
                 args,
                 module,
+                python,
             };
             service
                 .submit(caller, request)

@@ -10,6 +10,7 @@ mod admin;
 mod checks;
 mod jobs;
 mod provenance;
+mod python;
 mod runner;
 mod session;
 mod trail;
@@ -30,6 +31,7 @@ pub use checks::{CHECK_ERROR, ReasonSummary};
 pub(crate) use jobs::job_seed;
 pub use jobs::{JobView, OutputView, SubmitRequest, SuggestedView};
 pub use provenance::{Provenance, WASMTIME_VERSION};
+pub use python::PythonRunner;
 pub use session::{HELP_TEXT, WhoAmI};
 pub use trail::{
     ConsistencyProofView, InclusionProofView, VerifyReport, load_or_create_checkpoint_key,
@@ -140,6 +142,7 @@ pub struct Service {
     work_ready: Arc<Notify>,
     worker: WorkerIdentity,
     checkpoint_key: Option<Arc<crate::audit::checkpoint::CheckpointKey>>,
+    python: Option<python::PythonRunner>,
 }
 
 /// Who this process is when it runs jobs, and how long its hold on a job lasts
@@ -183,6 +186,7 @@ impl Service {
             work_ready: Arc::new(Notify::new()),
             worker: WorkerIdentity::new(std::time::Duration::from_secs(30)),
             checkpoint_key: None,
+            python: None,
         }
     }
 
