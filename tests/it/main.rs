@@ -11,6 +11,7 @@ mod hostile;
 mod installation;
 mod local;
 mod multinode;
+mod python;
 mod restart;
 mod support;
 mod vertical_slice;

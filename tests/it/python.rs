@@ -1,0 +1,235 @@
+//! Python jobs end to end: a plain `.py` script submitted over the real SSH door runs in the
+//! installation's Python runner component with the same sandbox as any other job. The
+//! runner is built by `sdk/python/build-runner.sh` (componentize-py from PyPI, cached under
+//! `/var/tmp/enclave-python`) unless `ENCLAVE_PYTHON_RUNNER` names a built one.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::support::{Server, Stdin, assert_refused, audited, repo_root, text};
+
+/// Counts persons by sex with the SDK, and records what the job could see of its
+/// environment and clocks in a second output. (Randomness is seeded from the job id, so it
+/// differs between two submissions; the sandbox's own tests rerun one job id.)
+const ANALYSIS: &str = r#"
+import csv, datetime, json, os, sys, time
+from enclave_sdk import FrequencyTable, Outputs
+
+table = FrequencyTable("persons_by_sex.csv", [("sex", ["1", "2"])], count="n")
+with open("/data/person/person.csv", newline="", encoding="utf-8") as source:
+    for row in csv.DictReader(source):
+        table.add(row["gender_source_value"])
+out = Outputs()
+out.write(table)
+with open("/out/probe.json", "w") as probe:
+    json.dump({
+        "env": sorted(os.environ),
+        "argv": sys.argv[1:],
+        "time": time.time(),
+        "now": datetime.datetime.now().isoformat(),
+    }, probe)
+out.declare("probe.json", "text")
+out.write_manifest()
+print("done")
+"#;
+
+/// The runner component, built once per test run (or taken from `ENCLAVE_PYTHON_RUNNER`).
+fn python_runner() -> PathBuf {
+    static RUNNER: OnceLock<PathBuf> = OnceLock::new();
+    RUNNER
+        .get_or_init(|| {
+            if let Some(path) = std::env::var_os("ENCLAVE_PYTHON_RUNNER") {
+                return PathBuf::from(path);
+            }
+            let out = std::env::var_os("ENCLAVE_PYTHON_CACHE")
+                .map_or_else(|| PathBuf::from("/var/tmp/enclave-python"), PathBuf::from)
+                .join("runner");
+            let output = Command::new(repo_root().join("sdk/python/build-runner.sh"))
+                .arg(&out)
+                .output()
+                .expect("run sdk/python/build-runner.sh");
+            assert!(
+                output.status.success(),
+                "building the Python runner failed: {}{}",
+                text(&output.stdout),
+                text(&output.stderr)
+            );
+            out.join("python-runner.wasm")
+        })
+        .clone()
+}
+
+/// A demo installation with Python jobs enabled, a short wall time and a small script cap.
+fn python_server() -> Server {
+    let runner = python_runner();
+    let mut server = Server::setup_only();
+    let config = server.path().join("enclave.toml");
+    let text = std::fs::read_to_string(&config).expect("read enclave.toml");
+    let text = text.replace("wall_time_seconds = 60", "wall_time_seconds = 5")
+        + &format!(
+            "\n[python]\nrunner = {:?}\nscript_kib = 64\n",
+            runner.display().to_string()
+        );
+    std::fs::write(&config, text).expect("write enclave.toml");
+    server.serve();
+    server
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn quarantined(server: &Server, status: &Value, name: &str) -> Vec<u8> {
+    let output = status["outputs"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .find(|o| o["name"] == name)
+        .unwrap_or_else(|| panic!("no output {name} in {status}"));
+    let sha = output["sha256"].as_str().expect("sha256");
+    std::fs::read(server.path().join("quarantine").join(sha)).expect("quarantined file")
+}
+
+fn output_hashes(status: &Value) -> BTreeMap<String, String> {
+    status["outputs"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .map(|o| {
+            (
+                o["name"].as_str().expect("name").to_owned(),
+                o["sha256"].as_str().expect("sha256").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Persons per `gender_source_value`, read from the installation's dataset by the test.
+fn expected_counts(server: &Server) -> BTreeMap<String, u64> {
+    let csv = std::fs::read_to_string(server.path().join("datasets/claims-demo/person/person.csv"))
+        .expect("person.csv");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let column = header
+        .iter()
+        .position(|h| *h == "gender_source_value")
+        .expect("gender column");
+    let mut counts = BTreeMap::new();
+    for line in lines.filter(|l| !l.is_empty()) {
+        let sex = line.split(',').nth(column).expect("field").to_owned();
+        *counts.entry(sex).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[test]
+fn python_scripts_run_over_ssh_deterministically_within_the_sandbox() {
+    let server = python_server();
+    let script = ANALYSIS.as_bytes();
+    let first = server.submit(Stdin::Bytes(script), &["--python", "--", "2020"]);
+    let second = server.submit(Stdin::Bytes(script), &["--python", "--", "2020"]);
+    let first = server.wait_finished(&first);
+    let second = server.wait_finished(&second);
+    for status in [&first, &second] {
+        assert_eq!(status["state"], "succeeded", "{status}");
+        assert_eq!(status["reason"], "exit 0");
+        assert_eq!(status["language"], "python");
+        assert_eq!(status["script_sha256"], sha256_hex(script).as_str());
+        let runner = std::fs::read(python_runner()).expect("runner");
+        assert_eq!(status["module_sha256"], sha256_hex(&runner).as_str());
+        assert_eq!(
+            status["data_access"][0]["path"], "/data/person/person.csv",
+            "{status}"
+        );
+    }
+    // Same script, same dataset, same arguments: byte-identical outputs, stdout included.
+    assert_eq!(output_hashes(&first), output_hashes(&second));
+
+    // The table is the dataset's real counts, with the SDK's Total margin.
+    let expected = expected_counts(&server);
+    let table = text(&quarantined(&server, &first, "persons_by_sex.csv"));
+    let total: u64 = expected.values().sum();
+    let mut wanted = String::from("sex,n\n");
+    for sex in ["1", "2"] {
+        wanted.push_str(&format!(
+            "{sex},{}\n",
+            expected.get(sex).copied().unwrap_or(0)
+        ));
+    }
+    wanted.push_str(&format!("Total,{total}\n"));
+    assert_eq!(table.replace("\r\n", "\n"), wanted);
+    assert_eq!(text(&quarantined(&server, &first, "stdout")), "done\n");
+
+    // Nothing of the host leaks: ENCLAVE_* only, frozen clock, arguments as given.
+    let probe: Value =
+        serde_json::from_slice(&quarantined(&server, &first, "probe.json")).expect("probe");
+    let env: Vec<&str> = probe["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .map(|k| k.as_str().expect("key"))
+        .collect();
+    assert!(env.contains(&"ENCLAVE_JOB_ID"), "{env:?}");
+    assert!(env.iter().all(|k| k.starts_with("ENCLAVE_")), "{env:?}");
+    assert_eq!(probe["argv"], serde_json::json!(["2020"]));
+    assert_eq!(probe["time"], 946_684_800.0);
+    assert_eq!(probe["now"], "2000-01-01T00:00:00");
+
+    // Provenance in the audit trail: both hashes with the submission.
+    let events = server.audit_events();
+    assert!(audited(&events, "job.submit", "ok", &sha256_hex(script)));
+    assert!(audited(&events, "job.submit", "ok", "\"runner_sha256\""));
+
+    // An endless loop is stopped by the wall-time limit like any other job.
+    let looping = server.submit(Stdin::Bytes(b"while True:\n    pass\n"), &["--python"]);
+    let looping = server.wait_finished(&looping);
+    assert_eq!(looping["state"], "failed");
+    assert_eq!(looping["reason"], "limit: wall time");
+
+    // A script that raises fails with its traceback in (quarantined) stderr.
+    let raising = server.submit(Stdin::Bytes(b"raise ValueError('no')\n"), &["--python"]);
+    let raising = server.wait_finished(&raising);
+    assert_eq!(raising["state"], "failed");
+    assert!(
+        text(&quarantined(&server, &raising, "stderr")).contains("ValueError: no"),
+        "{raising}"
+    );
+
+    // Refused at the door, audited: not UTF-8, too large, empty.
+    let submit = |bytes: &[u8]| {
+        server.ssh(
+            "alice",
+            &["submit", "--project", "diabetes-study", "--python"],
+            Stdin::Bytes(bytes),
+        )
+    };
+    assert_refused(&submit(b"print('\xff')\n"), 2, "script is not UTF-8 text");
+    let large = vec![b'#'; 65 * 1024];
+    assert_refused(&submit(&large), 2, "more than the limit of 65536 bytes");
+    assert_refused(&submit(b""), 2, "empty script");
+    let events = server.audit_events();
+    assert!(audited(&events, "job.submit", "error", "not UTF-8"));
+}
+
+#[test]
+fn python_jobs_are_refused_where_no_runner_is_configured() {
+    let mut server = Server::setup_only();
+    server.serve();
+    let output = server.ssh(
+        "alice",
+        &["submit", "--project", "diabetes-study", "--python"],
+        Stdin::Bytes(b"print('hello')\n"),
+    );
+    assert_refused(
+        &output,
+        2,
+        "Python jobs are not enabled on this installation",
+    );
+    let events = server.audit_events();
+    assert!(audited(&events, "job.submit", "error", "not enabled"));
+}
