@@ -316,6 +316,14 @@ impl PythonConfig {
     /// # Errors
     /// [`ConfigError::Invalid`] naming the setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(runner) = &self.runner
+            && !runner.is_file()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "python.runner {} is not a file (build it with sdk/python/build-runner.sh)",
+                runner.display()
+            )));
+        }
         if !(1..=16 * 1024).contains(&self.script_kib) {
             return Err(ConfigError::Invalid(
                 "python.script_kib must be between 1 and 16384".to_owned(),

@@ -76,8 +76,57 @@ fn python_server() -> Server {
             runner.display().to_string()
         );
     std::fs::write(&config, text).expect("write enclave.toml");
+    seed_compiled_cache(&server);
     server.serve();
     server
+}
+
+/// Compiled code shared between test installations (they have the same engine
+/// configuration), so only the first one compiles the runner. Entries are verified by the
+/// gateway like any other: a stale or damaged one is discarded and recompiled.
+fn shared_compiled_cache() -> PathBuf {
+    std::env::var_os("ENCLAVE_PYTHON_CACHE")
+        .map_or_else(|| PathBuf::from("/var/tmp/enclave-python"), PathBuf::from)
+        .join("compiled-tests")
+}
+
+fn seed_compiled_cache(server: &Server) {
+    let target = server.path().join("compiled");
+    std::fs::create_dir_all(&target).expect("compiled dir");
+    for entry in std::fs::read_dir(shared_compiled_cache())
+        .into_iter()
+        .flatten()
+    {
+        let path = entry.expect("entry").path();
+        if let Some(name) = path
+            .file_name()
+            .filter(|n| !n.to_string_lossy().starts_with('.'))
+        {
+            std::fs::copy(&path, target.join(name)).expect("seed compiled cache");
+        }
+    }
+}
+
+fn save_compiled_cache(server: &Server) {
+    let shared = shared_compiled_cache();
+    std::fs::create_dir_all(&shared).expect("shared compiled dir");
+    for entry in std::fs::read_dir(server.path().join("compiled")).expect("compiled dir") {
+        let path = entry.expect("entry").path();
+        let Some(name) = path.file_name() else {
+            continue;
+        };
+        if name.to_string_lossy().starts_with('.') || shared.join(name).exists() {
+            continue;
+        }
+        // Copy then rename: a concurrent reader never sees half a file.
+        let temp = shared.join(format!(
+            ".{}.{}",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        std::fs::copy(&path, &temp).expect("save compiled cache");
+        std::fs::rename(&temp, shared.join(name)).expect("save compiled cache");
+    }
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -184,6 +233,9 @@ fn python_scripts_run_over_ssh_deterministically_within_the_sandbox() {
     let events = server.audit_events();
     assert!(audited(&events, "job.submit", "ok", &sha256_hex(script)));
     assert!(audited(&events, "job.submit", "ok", "\"runner_sha256\""));
+
+    // The runner is compiled by now (it ran): later installations start from its entry.
+    save_compiled_cache(&server);
 
     // An endless loop is stopped by the wall-time limit like any other job.
     let looping = server.submit(Stdin::Bytes(b"while True:\n    pass\n"), &["--python"]);
