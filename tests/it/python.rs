@@ -285,3 +285,82 @@ fn python_jobs_are_refused_where_no_runner_is_configured() {
     let events = server.audit_events();
     assert!(audited(&events, "job.submit", "error", "not enabled"));
 }
+
+#[test]
+fn run_local_runs_the_python_example_on_dummy_data_reproducibly() {
+    let runner = python_runner();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    let enclave = |args: &[&str]| {
+        Command::new(crate::support::enclave_bin())
+            .args(args)
+            .current_dir(root)
+            .output()
+            .expect("run enclave")
+    };
+    let made = enclave(&["generate-dataset", "--out", "real", "--patients", "100"]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let made = enclave(&[
+        "dummy-data",
+        "--from-dictionary",
+        "real",
+        "--out",
+        "dummy",
+        "--rows",
+        "300",
+    ]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let example = repo_root().join("sdk/examples/count_by_age.py");
+    // Shared between runs of the suite: run-local's engine configuration differs from the
+    // gateway's, so it has an entry of its own.
+    let cache = shared_compiled_cache().join("run-local");
+    let mut outputs = Vec::new();
+    for out in ["out1", "out2"] {
+        let output = enclave(&[
+            "run-local",
+            "--python",
+            "--runner",
+            runner.to_str().expect("utf-8 path"),
+            "--compiled-cache",
+            cache.to_str().expect("utf-8 path"),
+            "--data",
+            "dummy",
+            "--out",
+            out,
+            example.to_str().expect("utf-8 path"),
+            "--",
+            "2020",
+        ]);
+        let report = text(&output.stdout);
+        assert!(output.status.success(), "{report}{}", text(&output.stderr));
+        assert!(report.contains("state:           succeeded"), "{report}");
+        assert!(report.contains("/data/person/person.csv"), "{report}");
+        let table = std::fs::read(root.join(out).join("count_by_age_sex.csv")).expect("table");
+        let manifest = std::fs::read(root.join(out).join("manifest.json")).expect("manifest");
+        assert!(
+            text(&table).starts_with("age_band,sex,n"),
+            "{}",
+            text(&table)
+        );
+        outputs.push((table, manifest));
+    }
+    // The same script, data and arguments with the same (local) job id: identical bytes.
+    assert_eq!(outputs[0], outputs[1]);
+
+    // Without a runner, --python explains what is missing.
+    let output = enclave(&[
+        "run-local",
+        "--python",
+        "--data",
+        "dummy",
+        "--out",
+        "out3",
+        example.to_str().expect("utf-8 path"),
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("--python needs the Python runner"),
+        "{}",
+        text(&output.stderr)
+    );
+}
