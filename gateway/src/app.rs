@@ -180,10 +180,6 @@ pub async fn serve(
             }
         });
     }
-    // The Python runner (if configured) compiles in the background, or loads from the
-    // compiled cache, so the first Python job need not wait for it.
-    let warming = service.clone();
-    tokio::spawn(async move { warming.warm_python_runner().await });
     on_ready(bound);
     tokio::select! {
         Some(result) = tasks.join_next() => result.context("task panicked").and_then(|r| r),

@@ -100,7 +100,7 @@ fn seed_compiled_cache(server: &Server) {
         let path = entry.expect("entry").path();
         if let Some(name) = path
             .file_name()
-            .filter(|n| !n.to_string_lossy().starts_with('.'))
+            .filter(|n| !n.to_string_lossy().starts_with('.') && path.is_file())
         {
             std::fs::copy(&path, target.join(name)).expect("seed compiled cache");
         }
@@ -313,7 +313,7 @@ fn run_local_runs_the_python_example_on_dummy_data_reproducibly() {
     let example = repo_root().join("sdk/examples/count_by_age.py");
     // Shared between runs of the suite: run-local's engine configuration differs from the
     // gateway's, so it has an entry of its own.
-    let cache = shared_compiled_cache().join("run-local");
+    let cache = shared_compiled_cache().with_file_name("compiled-run-local");
     let mut outputs = Vec::new();
     for out in ["out1", "out2"] {
         let output = enclave(&[

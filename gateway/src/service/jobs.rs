@@ -435,11 +435,11 @@ impl Service {
                 error.valid_up_to()
             )));
         }
-        let Some(runner) = self.python_runner().await? else {
+        let Some(runner_sha256) = self.python_runner_sha256().await? else {
             return Err(ServiceError::Internal("python runner vanished".into()));
         };
         Ok(Program {
-            module_sha256: runner.sha256(),
+            module_sha256: runner_sha256,
             script_sha256: Some(hex::encode(Sha256::digest(script))),
         })
     }
