@@ -480,4 +480,37 @@ mod multinode_example_tests {
             "every node must share the folder and the database"
         );
     }
+
+    #[test]
+    fn python_settings_are_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        let base = Config::render_for_dir(2222, 8443, None);
+        std::fs::write(&path, &base).unwrap();
+        assert!(Config::load(&path).unwrap().python.runner.is_none());
+        std::fs::write(dir.path().join("runner.wasm"), b"\0asm").unwrap();
+        for (extra, expected) in [
+            (
+                "[python]\nrunner = \"missing.wasm\"\n",
+                Some("python.runner"),
+            ),
+            ("[python]\nscript_kib = 0\n", Some("python.script_kib")),
+            (
+                "[python]\nrunner = \"runner.wasm\"\nscript_kib = 64\n",
+                None,
+            ),
+        ] {
+            std::fs::write(&path, format!("{base}\n{extra}")).unwrap();
+            match (Config::load(&path), expected) {
+                (Ok(config), None) => {
+                    assert_eq!(config.python.runner, Some(dir.path().join("runner.wasm")));
+                    assert_eq!(config.python.script_bytes(), 64 * 1024);
+                }
+                (Err(error), Some(fragment)) => {
+                    assert!(error.to_string().contains(fragment), "{error}");
+                }
+                (result, _) => panic!("{extra}: unexpected {result:?}"),
+            }
+        }
+    }
 }

@@ -33,6 +33,13 @@ with open("/out/probe.json", "w") as probe:
         "time": time.time(),
         "now": datetime.datetime.now().isoformat(),
     }, probe)
+try:
+    open("/job/planted.py", "w")
+    job_write = "allowed"
+except OSError as error:
+    job_write = type(error).__name__
+with open("/out/probe.json", "a") as probe:
+    probe.write("\n" + json.dumps({"job_write": job_write}))
 out.declare("probe.json", "text")
 out.write_manifest()
 print("done")
@@ -215,8 +222,12 @@ fn python_scripts_run_over_ssh_deterministically_within_the_sandbox() {
     assert_eq!(text(&quarantined(&server, &first, "stdout")), "done\n");
 
     // Nothing of the host leaks: ENCLAVE_* only, frozen clock, arguments as given.
-    let probe: Value =
-        serde_json::from_slice(&quarantined(&server, &first, "probe.json")).expect("probe");
+    let probe = text(&quarantined(&server, &first, "probe.json"));
+    let (probe, job_write) = probe.split_once('\n').expect("two probe lines");
+    let probe: Value = serde_json::from_str(probe).expect("probe");
+    let job_write: Value = serde_json::from_str(job_write).expect("probe");
+    // The script's own folder is read-only.
+    assert_eq!(job_write["job_write"], "PermissionError");
     let env: Vec<&str> = probe["env"]
         .as_array()
         .expect("env")
@@ -242,6 +253,15 @@ fn python_scripts_run_over_ssh_deterministically_within_the_sandbox() {
     let looping = server.wait_finished(&looping);
     assert_eq!(looping["state"], "failed");
     assert_eq!(looping["reason"], "limit: wall time");
+
+    // A memory bomb ends with the memory limit, not a host OOM.
+    let bomb = server.submit(
+        Stdin::Bytes(b"blocks = []\nwhile True:\n    blocks.append(bytearray(64 << 20))\n"),
+        &["--python"],
+    );
+    let bomb = server.wait_finished(&bomb);
+    assert_eq!(bomb["state"], "failed");
+    assert_eq!(bomb["reason"], "limit: memory", "{bomb}");
 
     // A script that raises fails with its traceback in (quarantined) stderr.
     let raising = server.submit(Stdin::Bytes(b"raise ValueError('no')\n"), &["--python"]);
