@@ -214,15 +214,23 @@ fn install_examples(dir: &Path, examples: Option<&Path>) -> anyhow::Result<()> {
 
 /// What the demo prints once it listens.
 pub fn banner(dir: &Path, ssh: std::net::SocketAddr, https: std::net::SocketAddr) -> String {
+    let python = dir.join("python").join(PYTHON_RUNNER_FILE).is_file();
     let dir = dir.display();
     let port = ssh.port();
+    let python = if python {
+        format!(
+            "\x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 submit --project {DEMO_PROJECT} --name \"count by age (Python)\" --python < {dir}/jobs/count_by_age.py\n"
+        )
+    } else {
+        String::new()
+    };
     format!(
         "\nenclave demo is running (Ctrl-C to stop)\n\
          ssh listening on {ssh}\nhttps listening on {https}\n\n\
          try, as researcher alice:\n\
          \x20 ssh -i {dir}/keys/alice -p {port} -o StrictHostKeyChecking=accept-new alice@127.0.0.1 help\n\
          \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 submit --project {DEMO_PROJECT} --name \"count by age\" < {dir}/jobs/count_by_age.wasm\n\
-         \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 submit --project {DEMO_PROJECT} --name \"count by age (Python)\" --python < {dir}/jobs/count_by_age.py\n\
+         {python}\
          \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 jobs\n\
          \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 status JOB-ID\n\
          \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 outputs JOB-ID\n\
