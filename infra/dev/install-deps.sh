@@ -36,4 +36,8 @@ fi
 
 # Python jobs: componentize-py (PyPI) in a venv under /var/tmp, reused across runs and clones
 # (sdk/python/build-runner.sh builds the runner component with it).
-"$(dirname "$0")/../../sdk/python/build-runner.sh" --install-tool
+# Needs PyPI once; without it everything but Python jobs still works (their tests then fail
+# with build-runner.sh's message).
+if ! "$(dirname "$0")/../../sdk/python/build-runner.sh" --install-tool; then
+  echo "warning: could not install componentize-py; Python jobs cannot be built" >&2
+fi
