@@ -10,7 +10,9 @@ use enclave_sandbox::{Sandbox, SandboxConfig};
 
 use crate::audit::Door;
 use crate::config::Config;
-use crate::service::{AdminCaller, Caller, Paths, Service, SystemClock, WorkerIdentity};
+use crate::service::{
+    AdminCaller, Caller, Paths, PythonRunner, Service, SystemClock, WorkerIdentity,
+};
 use crate::store::Store;
 
 /// Opens the installation described by `config`: creates folders, opens the
@@ -38,6 +40,9 @@ pub async fn open(config: &Config) -> anyhow::Result<Service> {
         // Fuel metering costs a few percent on compute; only an installation with a fuel
         // limit pays it.
         fuel_metering: limits.fuel.is_some(),
+        // Compiled code survives restarts (local to this node: it is machine code for this
+        // host's engine configuration).
+        compiled_cache_dir: Some(config.state_dir.join("compiled")),
         ..SandboxConfig::default()
     })
     .context("starting the sandbox")?;
@@ -55,6 +60,13 @@ pub async fn open(config: &Config) -> anyhow::Result<Service> {
     )
     .with_worker(worker)
     .with_checkpoint_key(checkpoint_key))
+    .map(|service| match &config.python.runner {
+        Some(runner) => service.with_python_runner(PythonRunner::new(
+            runner.clone(),
+            config.python.script_bytes(),
+        )),
+        None => service,
+    })
 }
 
 /// The operator at this host's command line, as an audit actor.

@@ -8,7 +8,8 @@ pub enum Command {
     Help,
     /// `whoami`
     WhoAmI,
-    /// `submit --project P --name N [--dataset D] [-- ARGS...]` (module on stdin)
+    /// `submit --project P --name N [--dataset D] [--python] [-- ARGS...]` (module, or with
+    /// `--python` a Python script, on stdin)
     Submit {
         /// Project name.
         project: String,
@@ -20,6 +21,8 @@ pub enum Command {
         args: Vec<String>,
         /// `--module inbox/NAME`: take the module from the SFTP inbox instead of stdin.
         module: Option<String>,
+        /// Standard input is a Python script for the installation's runner.
+        python: bool,
     },
     /// `jobs`
     Jobs,
@@ -158,6 +161,7 @@ pub fn parse(line: &str) -> Result<Invocation, ParseError> {
                     ));
                 }
             }
+            let python = parsed.take_flag("--python");
             parsed.no_positionals(name)?;
             Command::Submit {
                 project,
@@ -165,6 +169,7 @@ pub fn parse(line: &str) -> Result<Invocation, ParseError> {
                 dataset,
                 args: args.unwrap_or_default(),
                 module,
+                python,
             }
         }
         other => match release::parse(other, &mut parsed) {

@@ -42,6 +42,9 @@ pub struct Config {
     /// OpenTelemetry export.
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// Python jobs (`submit --python`); refused unless a runner is configured.
+    #[serde(default)]
+    pub python: PythonConfig,
 }
 
 /// Audit trail settings.
@@ -269,6 +272,11 @@ impl Config {
         {
             *shared = base.join(&*shared);
         }
+        if let Some(runner) = &mut self.python.runner
+            && runner.is_relative()
+        {
+            *runner = base.join(&*runner);
+        }
         for path in [
             &mut self.state_dir,
             &mut self.ssh.host_key,
@@ -311,6 +319,7 @@ impl Config {
             return invalid("runner.lease_seconds must be between 2 and 3600");
         }
         self.limits.validate()?;
+        self.python.validate()?;
         if self.ssh.listen == self.https.listen && self.ssh.listen.port() != 0 {
             return invalid("ssh.listen and https.listen must differ");
         }
@@ -320,6 +329,55 @@ impl Config {
             return invalid("database_url must start with sqlite:, postgres: or postgresql:");
         }
         Ok(())
+    }
+}
+
+/// Python jobs: the operator-installed runner component (built by
+/// `sdk/python/build-runner.sh`) that executes a submitted script. Trusted code: compiled
+/// once, outside the per-job compile-time limit, and cached on disk.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PythonConfig {
+    /// The runner component (`python-runner.wasm`); `None` refuses Python jobs.
+    pub runner: Option<PathBuf>,
+    /// Largest script accepted, in KiB (1–16384).
+    pub script_kib: u64,
+}
+
+impl Default for PythonConfig {
+    fn default() -> Self {
+        PythonConfig {
+            runner: None,
+            script_kib: 1024,
+        }
+    }
+}
+
+impl PythonConfig {
+    /// Refuses an absurd script size.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(runner) = &self.runner
+            && !runner.is_file()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "python.runner {} is not a file (build it with sdk/python/build-runner.sh)",
+                runner.display()
+            )));
+        }
+        if !(1..=16 * 1024).contains(&self.script_kib) {
+            return Err(ConfigError::Invalid(
+                "python.script_kib must be between 1 and 16384".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The script size limit in bytes.
+    pub fn script_bytes(&self) -> u64 {
+        self.script_kib * 1024
     }
 }
 
@@ -464,5 +522,38 @@ mod multinode_example_tests {
             1,
             "every node must share the folder and the database"
         );
+    }
+
+    #[test]
+    fn python_settings_are_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        let base = Config::render_for_dir(2222, 8443, None);
+        std::fs::write(&path, &base).unwrap();
+        assert!(Config::load(&path).unwrap().python.runner.is_none());
+        std::fs::write(dir.path().join("runner.wasm"), b"\0asm").unwrap();
+        for (extra, expected) in [
+            (
+                "[python]\nrunner = \"missing.wasm\"\n",
+                Some("python.runner"),
+            ),
+            ("[python]\nscript_kib = 0\n", Some("python.script_kib")),
+            (
+                "[python]\nrunner = \"runner.wasm\"\nscript_kib = 64\n",
+                None,
+            ),
+        ] {
+            std::fs::write(&path, format!("{base}\n{extra}")).unwrap();
+            match (Config::load(&path), expected) {
+                (Ok(config), None) => {
+                    assert_eq!(config.python.runner, Some(dir.path().join("runner.wasm")));
+                    assert_eq!(config.python.script_bytes(), 64 * 1024);
+                }
+                (Err(error), Some(fragment)) => {
+                    assert!(error.to_string().contains(fragment), "{error}");
+                }
+                (result, _) => panic!("{extra}: unexpected {result:?}"),
+            }
+        }
     }
 }

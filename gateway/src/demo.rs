@@ -65,6 +65,9 @@ pub async fn prepare(options: &DemoOptions) -> anyhow::Result<(Config, Service)>
             ),
         )?;
     }
+    if fresh {
+        configure_python(&dir, options.examples.as_deref())?;
+    }
     let mut config = Config::for_dir(&dir)?;
     config.ssh.listen.set_port(options.ssh_port);
     config.https.listen.set_port(options.https_port);
@@ -158,7 +161,38 @@ async fn populate(
     Ok(())
 }
 
-/// Copies built example modules into `DIR/jobs/`.
+/// File name of the Python runner component `sdk/python/build-runner.sh` writes.
+pub const PYTHON_RUNNER_FILE: &str = "python-runner.wasm";
+
+/// When the examples folder holds a built Python runner, copies it to `DIR/python/` and
+/// enables Python jobs in the fresh enclave.toml.
+fn configure_python(dir: &Path, examples: Option<&Path>) -> anyhow::Result<()> {
+    let Some(runner) = examples
+        .map(|examples| examples.join(PYTHON_RUNNER_FILE))
+        .filter(|runner| runner.is_file())
+    else {
+        println!(
+            "note: no Python runner found; build it with sdk/python/build-runner.sh DIR and pass --examples DIR to enable submit --python"
+        );
+        return Ok(());
+    };
+    let python = dir.join("python");
+    std::fs::create_dir_all(&python)?;
+    std::fs::copy(&runner, python.join(PYTHON_RUNNER_FILE))
+        .with_context(|| format!("copying {}", runner.display()))?;
+    let mut config = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join(CONFIG_FILE))?;
+    std::io::Write::write_all(
+        &mut config,
+        format!("\n[python]\nrunner = \"python/{PYTHON_RUNNER_FILE}\"\n").as_bytes(),
+    )?;
+    println!("Python jobs enabled (runner {})", runner.display());
+    Ok(())
+}
+
+/// Copies built example modules (`*.wasm`, the Python runner excepted) and Python example
+/// scripts (`*.py`) into `DIR/jobs/`.
 fn install_examples(dir: &Path, examples: Option<&Path>) -> anyhow::Result<()> {
     let jobs = dir.join("jobs");
     std::fs::create_dir_all(&jobs)?;
@@ -170,8 +204,9 @@ fn install_examples(dir: &Path, examples: Option<&Path>) -> anyhow::Result<()> {
     };
     for entry in std::fs::read_dir(source)? {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "wasm")
+        if path.extension().is_some_and(|e| e == "wasm" || e == "py")
             && let Some(name) = path.file_name()
+            && name != PYTHON_RUNNER_FILE
         {
             std::fs::copy(&path, jobs.join(name))?;
         }
@@ -181,14 +216,23 @@ fn install_examples(dir: &Path, examples: Option<&Path>) -> anyhow::Result<()> {
 
 /// What the demo prints once it listens.
 pub fn banner(dir: &Path, ssh: std::net::SocketAddr, https: std::net::SocketAddr) -> String {
+    let python = dir.join("python").join(PYTHON_RUNNER_FILE).is_file();
     let dir = dir.display();
     let port = ssh.port();
+    let python = if python {
+        format!(
+            "\x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 submit --project {DEMO_PROJECT} --name \"count by age (Python)\" --python < {dir}/jobs/count_by_age.py\n"
+        )
+    } else {
+        String::new()
+    };
     format!(
         "\nenclave demo is running (Ctrl-C to stop)\n\
          ssh listening on {ssh}\nhttps listening on {https}\n\n\
          try, as researcher alice:\n\
          \x20 ssh -i {dir}/keys/alice -p {port} -o StrictHostKeyChecking=accept-new alice@127.0.0.1 help\n\
          \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 submit --project {DEMO_PROJECT} --name \"count by age\" < {dir}/jobs/count_by_age.wasm\n\
+         {python}\
          \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 jobs\n\
          \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 status JOB-ID\n\
          \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 outputs JOB-ID\n\

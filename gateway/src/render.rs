@@ -110,7 +110,14 @@ pub fn status(job: &JobView, as_json: bool) -> Vec<u8> {
         "exit code:",
         &job.exit_code.map_or("-".into(), |c| c.to_string()),
     );
-    line("module sha256:", &job.module_sha256);
+    match &job.script_sha256 {
+        Some(script) => {
+            line("language:", "python");
+            line("script sha256:", script);
+            line("runner sha256:", &job.module_sha256);
+        }
+        None => line("module sha256:", &job.module_sha256),
+    }
     line(
         "dataset:",
         &format!("{} (version {})", job.dataset, job.dataset_version),

@@ -527,6 +527,7 @@ async fn run(
             dataset,
             args,
             module: from_inbox,
+            python,
         } => {
             let module = match from_inbox {
                 Some(path) => {
@@ -547,6 +548,7 @@ async fn run(
                 dataset,
                 args,
                 module,
+                python,
             };
             service
                 .submit(caller, request)

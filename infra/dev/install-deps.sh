@@ -11,6 +11,7 @@ packages=(
   openssl                                         # tests make a TLS certificate like an operator
   postgresql                                      # the multi-node backend (server and psql), tested on a throwaway cluster
   python3-yaml                                    # CI parses the Kubernetes manifests
+  python3-venv                                    # Python jobs: componentize-py lives in a venv
 )
 
 missing=()
@@ -31,4 +32,12 @@ fi
 if ! command -v cargo >/dev/null; then
   echo "error: Rust is not installed; install Rust 1.95 or newer with rustup (https://rustup.rs)" >&2
   exit 1
+fi
+
+# Python jobs: componentize-py (PyPI) in a venv under /var/tmp, reused across runs and clones
+# (sdk/python/build-runner.sh builds the runner component with it).
+# Needs PyPI once; without it everything but Python jobs still works (their tests then fail
+# with build-runner.sh's message).
+if ! "$(dirname "$0")/../../sdk/python/build-runner.sh" --install-tool; then
+  echo "warning: could not install componentize-py; Python jobs cannot be built" >&2
 fi

@@ -172,7 +172,7 @@ fn main() {
 fn job(work: &tempfile::TempDir, module: Vec<u8>, data: Option<&Path>, args: &[&str]) -> JobSpec {
     let out = tempfile::tempdir_in(work.path()).unwrap().keep();
     JobSpec {
-        module,
+        program: module.into(),
         data_dir: data.map(Path::to_path_buf),
         out_dir: out,
         tmp_dir: None,

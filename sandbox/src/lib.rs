@@ -10,6 +10,12 @@
 //! job with [`Outcome::LimitExceeded`]. The run reports which `/data` files a preview 1 job
 //! opened and how much it read ([`RunOutput::data_access`]).
 //!
+//! Compiled code is cached in memory by the module's SHA-256 and, when
+//! [`SandboxConfig::compiled_cache_dir`] is set, on disk (verified before use). A trusted
+//! runner, such as the Python interpreter component, is compiled once with
+//! [`Sandbox::load_runner`] and runs a job's script mounted read-only at `/job`
+//! ([`Program::Runner`]).
+//!
 //! This crate knows nothing of users, sessions, HTTP, SSH or the database.
 //!
 //! ```no_run
@@ -17,7 +23,7 @@
 //! use enclave_sandbox::{JobSpec, Sandbox, SandboxConfig, SandboxLimits};
 //! let sandbox = Sandbox::new(SandboxConfig::default())?;
 //! let output = sandbox.run_blocking(JobSpec {
-//!     module: std::fs::read("job.wasm")?,
+//!     program: std::fs::read("job.wasm")?.into(),
 //!     data_dir: Some("/srv/datasets/demo".into()),
 //!     out_dir: "/srv/jobs/42/out".into(),
 //!     tmp_dir: None,
@@ -37,11 +43,13 @@ mod clock;
 mod compile;
 mod component;
 mod component_access;
+mod disk_cache;
 mod engine;
 mod limits;
 mod module;
 mod outputs;
 mod poll;
+mod precompiled;
 mod report;
 mod run;
 mod stdio;
@@ -50,10 +58,11 @@ mod wasi;
 
 use wasmtime::Engine;
 
+pub use crate::compile::CacheStats;
 pub use crate::report::{
     DataAccess, Limit, Outcome, OutputFile, RejectedOutput, RunOutput, SandboxError, Usage,
 };
-pub use crate::types::{JobSpec, SandboxConfig, SandboxLimits};
+pub use crate::types::{JobSpec, Program, Runner, SandboxConfig, SandboxLimits};
 
 /// How many compiled modules are kept in memory.
 const MODULE_CACHE_CAPACITY: usize = 64;
@@ -76,16 +85,25 @@ impl Sandbox {
     /// # Errors
     ///
     /// [`SandboxError::Engine`] if wasmtime rejects the configuration,
-    /// [`SandboxError::Io`] if the ticker thread cannot be started.
+    /// [`SandboxError::Io`] if the ticker thread cannot be started or the compiled-cache
+    /// folder cannot be created.
     pub fn new(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         let engine = engine::build_engine(&config)?;
         let linkers = run::new_linkers(&engine)?;
+        let disk = match &config.compiled_cache_dir {
+            Some(dir) => Some(disk_cache::DiskCache::open(
+                dir,
+                config.compiled_cache_max_bytes,
+                &engine,
+            )?),
+            None => None,
+        };
         let ticker = engine::EpochTicker::start(engine.clone(), config.epoch_tick)?;
         let max_compilations = usize::try_from(config.max_concurrent_jobs.max(1)).unwrap_or(1);
         Ok(Sandbox {
             engine,
             linkers,
-            cache: compile::ModuleCache::new(MODULE_CACHE_CAPACITY, max_compilations),
+            cache: compile::ModuleCache::new(MODULE_CACHE_CAPACITY, max_compilations, disk),
             config,
             _ticker: ticker,
         })
@@ -124,9 +142,43 @@ impl Sandbox {
         run::run(self, job)
     }
 
-    /// How many compiled modules are cached.
+    /// Compiles a trusted runner (operator-installed code such as the Python interpreter
+    /// component), or loads it from the on-disk cache. It is admitted like a job's module
+    /// (kind, validation, compiler-work caps; `max_bytes` instead of the job size limit) but
+    /// compiled on the calling thread with no time limit, since it is not the researcher's
+    /// code; call it once at start-up and share the [`Runner`].
+    ///
+    /// # Errors
+    ///
+    /// [`SandboxError::InvalidModule`] for bytes that are not an admissible module or
+    /// component or that fail to compile.
+    pub fn load_runner(&self, bytes: &[u8], max_bytes: u64) -> Result<Runner, SandboxError> {
+        let limits = SandboxLimits {
+            module_bytes: max_bytes,
+            ..SandboxLimits::default()
+        };
+        let checked = module::check_bytes(&self.engine, bytes, &limits)?;
+        let compiled =
+            self.cache
+                .compile_trusted(&self.engine, checked.hash, checked.kind, bytes)?;
+        if let compile::Compiled::Core(module) = &compiled {
+            module::require_start(module)?;
+        }
+        Ok(Runner {
+            hash: checked.hash,
+            compiled,
+        })
+    }
+
+    /// How many compiled modules are cached in memory.
     pub fn cached_modules(&self) -> usize {
         self.cache.len()
+    }
+
+    /// Counts of compiled-code cache outcomes (memory hits, disk hits, rejected disk
+    /// entries, compilations) since this sandbox was created.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
     }
 }
 

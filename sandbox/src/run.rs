@@ -16,7 +16,7 @@ use crate::limits::{PeakLimiter, StoreShape, TMP_MAX_ENTRIES, Watch, classify};
 use crate::module::{self, error_text};
 use crate::poll;
 use crate::wasi::{self, Captured};
-use crate::{JobSpec, Limit, Outcome, RunOutput, Sandbox, SandboxError, Usage, outputs};
+use crate::{JobSpec, Limit, Outcome, Program, RunOutput, Sandbox, SandboxError, Usage, outputs};
 
 /// Extra time the tokio timeout allows beyond the wall-time limit, so a computing guest is
 /// normally stopped by the epoch check (cleanly, between instructions) rather than by
@@ -78,18 +78,24 @@ pub(crate) fn run(sandbox: &Sandbox, job: JobSpec) -> Result<RunOutput, SandboxE
         ));
     }
     let limits = job.limits.clone();
-    let checked = module::check_bytes(&sandbox.engine, &job.module, &limits)?;
-    let compiled = sandbox.cache.get_or_compile(
-        &sandbox.engine,
-        checked.hash,
-        checked.kind,
-        &job.module,
-        limits.compile_time,
-    );
-    let (compiled, compile_time) = match compiled {
-        Ok(compiled) => compiled,
-        Err(CompileFailure::TimedOut) => return Ok(compile_timed_out(&job)),
-        Err(CompileFailure::Error(error)) => return Err(error),
+    let (compiled, compile_time) = match &job.program {
+        Program::Module(bytes) => {
+            let checked = module::check_bytes(&sandbox.engine, bytes, &limits)?;
+            let compiled = sandbox.cache.get_or_compile(
+                &sandbox.engine,
+                checked.hash,
+                checked.kind,
+                bytes,
+                limits.compile_time,
+            );
+            match compiled {
+                Ok(compiled) => compiled,
+                Err(CompileFailure::TimedOut) => return Ok(compile_timed_out(&job)),
+                Err(CompileFailure::Error(error)) => return Err(error),
+            }
+        }
+        // Compiled once when it was loaded; nothing to compile per job.
+        Program::Runner { runner, .. } => (runner.compiled.clone(), Duration::ZERO),
     };
     let captured = Captured::new(&job);
     let builder = wasi::builder(&job, &captured)?;

@@ -22,6 +22,14 @@ pub struct SandboxConfig {
     /// costs a few percent on compute-bound jobs (see the README's performance section), so
     /// an installation without fuel limits turns it off. Default on.
     pub fuel_metering: bool,
+    /// Folder for the on-disk cache of compiled code (`.cwasm` files from wasmtime's
+    /// `serialize`, each with its SHA-256 beside it), so a restart or a second process does
+    /// not compile the same module again. `None` keeps compiled code in memory only.
+    /// Default `None`.
+    pub compiled_cache_dir: Option<PathBuf>,
+    /// Total size of the `.cwasm` files kept in [`SandboxConfig::compiled_cache_dir`]; past
+    /// it the least recently used entries are removed. Default 4 GiB.
+    pub compiled_cache_max_bytes: u64,
 }
 
 impl Default for SandboxConfig {
@@ -31,6 +39,8 @@ impl Default for SandboxConfig {
             max_concurrent_jobs: 4,
             max_memory_bytes: 4 * 1024 * MIB,
             fuel_metering: true,
+            compiled_cache_dir: None,
+            compiled_cache_max_bytes: 4 * 1024 * MIB,
         }
     }
 }
@@ -89,12 +99,73 @@ impl Default for SandboxLimits {
     }
 }
 
-/// One job to run: the module, what it may see and how far it may go.
+/// What a job runs.
+#[derive(Clone)]
+pub enum Program {
+    /// Untrusted WebAssembly bytes: a WASI preview 1 core module exporting `_start`, or a
+    /// WASI 0.2 component exporting `wasi:cli/run` (a `wasi:cli/command`). Admitted as by
+    /// [`Sandbox::check_module`](crate::Sandbox::check_module) and compiled within
+    /// [`SandboxLimits::compile_time`].
+    Module(Vec<u8>),
+    /// A trusted runner (an interpreter the operator installed, compiled once by
+    /// [`Sandbox::load_runner`](crate::Sandbox::load_runner)) executing the files in
+    /// `job_dir`, which is mounted read-only at `/job`.
+    Runner {
+        /// The compiled runner.
+        runner: Runner,
+        /// Host directory mounted read-only at `/job` (the researcher's script).
+        job_dir: PathBuf,
+    },
+}
+
+impl From<Vec<u8>> for Program {
+    fn from(bytes: Vec<u8>) -> Self {
+        Program::Module(bytes)
+    }
+}
+
+impl fmt::Debug for Program {
+    // The module bytes are summarised: dumping megabytes of wasm into a log helps nobody.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Program::Module(bytes) => f.debug_struct("Module").field("len", &bytes.len()).finish(),
+            Program::Runner { runner, job_dir } => f
+                .debug_struct("Runner")
+                .field("runner", runner)
+                .field("job_dir", job_dir)
+                .finish(),
+        }
+    }
+}
+
+/// A trusted runner component or module, compiled (or loaded from the on-disk cache) once
+/// and shared by every job that uses it. Cheap to clone.
+#[derive(Clone)]
+pub struct Runner {
+    pub(crate) hash: crate::module::ModuleHash,
+    pub(crate) compiled: crate::compile::Compiled,
+}
+
+impl Runner {
+    /// SHA-256 of the runner's bytes, lower-case hex (the job's provenance records it).
+    pub fn sha256(&self) -> String {
+        hex::encode(self.hash)
+    }
+}
+
+impl fmt::Debug for Runner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runner")
+            .field("sha256", &self.sha256())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One job to run: the program, what it may see and how far it may go.
 #[derive(Clone)]
 pub struct JobSpec {
-    /// The WebAssembly bytes: a WASI preview 1 core module exporting `_start`, or a WASI 0.2
-    /// component exporting `wasi:cli/run` (a `wasi:cli/command`).
-    pub module: Vec<u8>,
+    /// What runs: untrusted module bytes, or a trusted runner with the job's files.
+    pub program: Program,
     /// Host directory mounted read-only at `/data`, if any.
     pub data_dir: Option<PathBuf>,
     /// Host directory mounted read-write at `/out`; must exist and be empty.
@@ -115,7 +186,7 @@ impl fmt::Debug for JobSpec {
     // The module bytes are summarised: dumping megabytes of wasm into a log helps nobody.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JobSpec")
-            .field("module_len", &self.module.len())
+            .field("program", &self.program)
             .field("data_dir", &self.data_dir)
             .field("out_dir", &self.out_dir)
             .field("tmp_dir", &self.tmp_dir)

@@ -1,7 +1,8 @@
 //! The guest's view of the world: a WASI context (preview 1 for core modules, 0.2 for
 //! components) granted capability by capability.
 //! Nothing is inherited from the host: arguments, `ENCLAVE_*` environment, empty stdin,
-//! captured stdout/stderr, the `/data` (read-only), `/out` and `/tmp` preopens, frozen clocks
+//! captured stdout/stderr, the `/data` (read-only), `/out` and `/tmp` preopens (plus `/job`,
+//! read-only, for a runner's script), frozen clocks
 //! and randomness derived from the job seed. No sockets, no name lookup: a component's
 //! `wasi:sockets` imports link (language runtimes import them) but every use is denied.
 
@@ -15,7 +16,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use crate::clock::{FrozenWallClock, SteppingMonotonicClock};
 use crate::module::error_text;
 use crate::stdio::CappedPipe;
-use crate::{JobSpec, Limit, SandboxError};
+use crate::{JobSpec, Limit, Program, SandboxError};
 
 /// `argv[0]` of every job.
 const PROGRAM_NAME: &str = "job";
@@ -73,6 +74,11 @@ pub(crate) fn validate_job(job: &JobSpec) -> Result<(), SandboxError> {
     if job.tmp_dir.as_deref().is_some_and(|dir| !dir.is_dir()) {
         return invalid("the scratch directory must be an existing directory");
     }
+    if let Program::Runner { job_dir, .. } = &job.program
+        && !job_dir.is_dir()
+    {
+        return invalid("the job directory must be an existing directory");
+    }
     Ok(())
 }
 
@@ -96,6 +102,10 @@ pub(crate) fn builder(job: &JobSpec, captured: &Captured) -> Result<WasiCtxBuild
     preopen(&mut builder, &job.out_dir, "/out", FsPerms::ReadWrite)?;
     if let Some(tmp_dir) = &job.tmp_dir {
         preopen(&mut builder, tmp_dir, "/tmp", FsPerms::ReadWrite)?;
+    }
+    if let Program::Runner { job_dir, .. } = &job.program {
+        // The job's own files (a script for the runner): read-only, like the dataset.
+        preopen(&mut builder, job_dir, "/job", FsPerms::ReadOnly)?;
     }
     builder
         .wall_clock(FrozenWallClock)

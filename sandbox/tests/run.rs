@@ -11,6 +11,9 @@ use enclave_sandbox::{
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
+#[path = "run/disk_cache.rs"]
+mod disk_cache;
+
 static SANDBOX: LazyLock<Sandbox> =
     LazyLock::new(|| Sandbox::new(SandboxConfig::default()).unwrap());
 
@@ -74,7 +77,7 @@ fn job(module: Vec<u8>) -> (JobSpec, TempDir) {
     let out_dir = root.path().join("out");
     std::fs::create_dir(&out_dir).unwrap();
     let spec = JobSpec {
-        module,
+        program: module.into(),
         data_dir: None,
         out_dir,
         tmp_dir: None,

@@ -12,6 +12,7 @@ mod hostile;
 mod installation;
 mod local;
 mod multinode;
+mod python;
 mod release;
 mod restart;
 mod support;

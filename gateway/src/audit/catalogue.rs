@@ -51,6 +51,19 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "command.invalid",
         "an unparsable command or a refused SSH feature",
     ),
+    (
+        "inbox.list",
+        "a researcher's SFTP inbox listed (refusals only)",
+    ),
+    ("inbox.read", "an inbox file read (refusals only)"),
+    (
+        "inbox.remove",
+        "a file removed from a researcher's SFTP inbox",
+    ),
+    (
+        "inbox.upload",
+        "a module uploaded to a researcher's SFTP inbox (SHA-256, size)",
+    ),
     ("job.check", "output checks recorded for a job's outputs"),
     (
         "job.finish",
@@ -76,6 +89,36 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "job.submit",
         "a job submitted (module SHA-256, dataset and version, limits)",
     ),
+    (
+        "release.download",
+        "a released file downloaded (SHA-256, size)",
+    ),
+    ("release.list", "release requests listed (count)"),
+    ("release.queue", "a checker's review queue listed (count)"),
+    (
+        "release.release",
+        "a request released: approved files frozen by SHA-256, record hash",
+    ),
+    (
+        "release.request",
+        "a release request created (job, files with hashes and verdicts)",
+    ),
+    (
+        "release.resubmit",
+        "a returned request resubmitted (round, files whose votes reset)",
+    ),
+    ("release.review", "a request opened for review"),
+    ("release.review_cat", "a file's contents shown to a checker"),
+    (
+        "release.state",
+        "a request moved to returned, rejected or reviewed by a vote",
+    ),
+    ("release.view", "one release request read"),
+    (
+        "release.vote",
+        "a checker's vote on one file (vote, round, whether commented)",
+    ),
+    ("release.withdraw", "a request withdrawn by its author"),
     ("session.help", "help shown"),
     (
         "session.login",
@@ -85,6 +128,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "session.logout",
         "an SSH connection ended (duration_seconds)",
     ),
+    ("session.sftp", "an SFTP session started"),
     ("session.whoami", "identity shown"),
 ];
 
@@ -121,7 +165,9 @@ mod tests {
                 }
             }
         }
-        let areas = ["admin.", "audit.", "command.", "job.", "session."];
+        let areas = [
+            "admin.", "audit.", "command.", "inbox.", "job.", "release.", "session.",
+        ];
         // Tracing span names share the style but are not audit actions.
         let spans = ["job.run"];
         let mut missing = Vec::new();

@@ -33,19 +33,25 @@ fn submit_with_options_and_module_arguments() {
     check(
         r#"submit --project diabetes-study --name "HbA1c by age""#,
         expect![[
-            r#"Invocation { command: Submit { project: "diabetes-study", name: "HbA1c by age", dataset: None, args: [], module: None }, json: false }"#
+            r#"Invocation { command: Submit { project: "diabetes-study", name: "HbA1c by age", dataset: None, args: [], module: None, python: false }, json: false }"#
         ]],
     );
     check(
         "submit --project p --name HbA1c by age --json",
         expect![[
-            r#"Invocation { command: Submit { project: "p", name: "HbA1c by age", dataset: None, args: [], module: None }, json: true }"#
+            r#"Invocation { command: Submit { project: "p", name: "HbA1c by age", dataset: None, args: [], module: None, python: false }, json: true }"#
+        ]],
+    );
+    check(
+        "submit --project p --name counts --python -- 2020",
+        expect![[
+            r#"Invocation { command: Submit { project: "p", name: "counts", dataset: None, args: ["2020"], module: None, python: true }, json: false }"#
         ]],
     );
     check(
         "submit --project=p --dataset claims --json -- 2020 --flag x",
         expect![[
-            r#"Invocation { command: Submit { project: "p", name: "unnamed job", dataset: Some("claims"), args: ["2020", "--flag", "x"], module: None }, json: true }"#
+            r#"Invocation { command: Submit { project: "p", name: "unnamed job", dataset: Some("claims"), args: ["2020", "--flag", "x"], module: None, python: false }, json: true }"#
         ]],
     );
 }
@@ -210,7 +216,7 @@ fn release_commands() {
     check(
         "submit --project p --module inbox/job.wasm",
         expect![[
-            r#"Invocation { command: Submit { project: "p", name: "unnamed job", dataset: None, args: [], module: Some("inbox/job.wasm") }, json: false }"#
+            r#"Invocation { command: Submit { project: "p", name: "unnamed job", dataset: None, args: [], module: Some("inbox/job.wasm"), python: false }, json: false }"#
         ]],
     );
     check(

@@ -22,8 +22,10 @@ pub struct SubmitRequest {
     pub dataset: Option<String>,
     /// Arguments passed to the module after its program name.
     pub args: Vec<String>,
-    /// The module bytes.
+    /// The module bytes, or with `python` the script's.
     pub module: Vec<u8>,
+    /// The bytes are a Python script for the installation's runner.
+    pub python: bool,
 }
 
 /// What a caller may see of a job: state and metadata, never output contents.
@@ -43,8 +45,12 @@ pub struct JobView {
     pub reason: Option<String>,
     /// Exit status when the module exited.
     pub exit_code: Option<i64>,
-    /// SHA-256 of the module.
+    /// SHA-256 of the module that ran (for a Python job, the runner component).
     pub module_sha256: String,
+    /// `wasm` or `python`.
+    pub language: &'static str,
+    /// SHA-256 of a Python job's script.
+    pub script_sha256: Option<String>,
     /// Dataset and version mounted at `/data`.
     pub dataset: String,
     /// Dataset version.
@@ -140,16 +146,32 @@ impl Service {
             }
         };
         record.role = authorized.role().map_or("-", |r| r.as_str()).into();
+        if request.python {
+            detail(&mut record, "language", "python");
+        }
         let checked = self.check_submission(&project.datasets, &request).await;
-        let (dataset, module_sha256) = match checked {
+        let (dataset, program) = match checked {
             Ok(ok) => ok,
-            Err(message) => {
+            Err(error) => {
                 record.outcome = Outcome::Error;
-                detail(&mut record, "reason", message.clone());
-                return Err(self.refuse(record, ServiceError::Invalid(message)).await);
+                let reason = match &error {
+                    ServiceError::Unavailable(why) => why.clone(),
+                    other => other.to_string(),
+                };
+                detail(&mut record, "reason", reason);
+                return Err(self.refuse(record, error).await);
             }
         };
-        self.store_module(&module_sha256, &request.module).await?;
+        let module_sha256 = program.module_sha256.clone();
+        match &program.script_sha256 {
+            Some(script_sha256) => {
+                self.store_module_file(&format!("{script_sha256}.py"), &request.module)
+                    .await?;
+                detail(&mut record, "script_sha256", script_sha256.clone());
+                detail(&mut record, "runner_sha256", module_sha256.clone());
+            }
+            None => self.store_module(&module_sha256, &request.module).await?,
+        }
         let id = new_job_id();
         let limits = limits_json(&self.limits);
         let job = NewJob {
@@ -165,6 +187,7 @@ impl Service {
             limits: limits.to_string(),
             seed: hex::encode(job_seed(&id)),
             submitted_at: self.now_text()?,
+            script_sha256: program.script_sha256,
         };
         record.target = id.clone();
         detail(&mut record, "module_sha256", module_sha256);
@@ -323,49 +346,116 @@ impl Service {
         }
     }
 
-    /// Picks the dataset and validates the module; returns a user-facing message on failure.
+    /// Picks the dataset and validates the module (or the script, with the runner that will
+    /// run it). Refusals are `Invalid` with a user-facing message; a configured runner that
+    /// cannot be loaded is `Unavailable`.
     async fn check_submission(
         &self,
         granted: &[String],
         request: &SubmitRequest,
-    ) -> Result<(crate::store::DatasetRow, String), String> {
+    ) -> Result<(crate::store::DatasetRow, Program), ServiceError> {
+        let invalid = |message: String| ServiceError::Invalid(message);
         let dataset_name = match (&request.dataset, granted) {
             (Some(name), _) if granted.contains(name) => name.clone(),
             (Some(name), _) => {
-                return Err(format!(
+                return Err(invalid(format!(
                     "dataset {name} is not granted to project {}",
                     request.project
-                ));
+                )));
             }
             (None, [only]) => only.clone(),
-            (None, []) => return Err(format!("project {} has no dataset", request.project)),
+            (None, []) => {
+                return Err(invalid(format!(
+                    "project {} has no dataset",
+                    request.project
+                )));
+            }
             (None, _) => {
-                return Err(format!(
+                return Err(invalid(format!(
                     "project {} has several datasets: choose one with --dataset ({})",
                     request.project,
                     granted.join(", ")
-                ));
+                )));
             }
         };
         let dataset = match self.store.dataset(&dataset_name).await {
             Ok(Some(dataset)) => dataset,
-            Ok(None) => return Err(format!("dataset {dataset_name} is not registered")),
-            Err(error) => return Err(format!("dataset lookup failed: {error}")),
+            Ok(None) => {
+                return Err(invalid(format!("dataset {dataset_name} is not registered")));
+            }
+            Err(error) => return Err(invalid(format!("dataset lookup failed: {error}"))),
         };
+        if request.python {
+            return Ok((dataset, self.check_script(&request.module).await?));
+        }
         if request.module.is_empty() {
-            return Err("empty module: send the .wasm file on standard input".into());
+            return Err(invalid(
+                "empty module: send the .wasm file on standard input".into(),
+            ));
         }
         let sha = self
             .sandbox
             .check_module(&request.module, &self.limits)
-            .map_err(|error| error.to_string())?;
-        Ok((dataset, sha))
+            .map_err(|error| invalid(error.to_string()))?;
+        Ok((
+            dataset,
+            Program {
+                module_sha256: sha,
+                script_sha256: None,
+            },
+        ))
+    }
+
+    /// A Python script: the installation must have a runner; the script must be non-empty,
+    /// within the size limit and UTF-8 (Python source is). Syntax is the runner's business:
+    /// a script that does not compile fails its job with the traceback in stderr.
+    async fn check_script(&self, script: &[u8]) -> Result<Program, ServiceError> {
+        let Some(python) = self.python() else {
+            return Err(ServiceError::Invalid(
+                "Python jobs are not enabled on this installation (no [python] runner configured); \
+                 submit a WebAssembly module instead"
+                    .into(),
+            ));
+        };
+        if script.is_empty() {
+            return Err(ServiceError::Invalid(
+                "empty script: send the .py file on standard input".into(),
+            ));
+        }
+        let len = u64::try_from(script.len()).unwrap_or(u64::MAX);
+        if len > python.script_bytes() {
+            return Err(ServiceError::Invalid(format!(
+                "script is {len} bytes, more than the limit of {} bytes",
+                python.script_bytes()
+            )));
+        }
+        if let Err(error) = std::str::from_utf8(script) {
+            return Err(ServiceError::Invalid(format!(
+                "script is not UTF-8 text (invalid byte at offset {})",
+                error.valid_up_to()
+            )));
+        }
+        let Some(runner_sha256) = self.python_runner_sha256().await? else {
+            return Err(ServiceError::Internal("python runner vanished".into()));
+        };
+        Ok(Program {
+            module_sha256: runner_sha256,
+            script_sha256: Some(hex::encode(Sha256::digest(script))),
+        })
     }
 
     /// Writes the module under its hash (atomically; content-addressed, so an
     /// existing file already holds the same bytes).
     async fn store_module(&self, sha256: &str, bytes: &[u8]) -> Result<(), ServiceError> {
-        let path = self.paths.modules.join(format!("{sha256}.wasm"));
+        self.store_module_file(&format!("{sha256}.wasm"), bytes)
+            .await
+    }
+
+    /// Writes `bytes` as `file_name` in the module store, atomically; the name starts with
+    /// the content's SHA-256, so an existing file already holds the same bytes.
+    async fn store_module_file(&self, file_name: &str, bytes: &[u8]) -> Result<(), ServiceError> {
+        let sha256 = file_name.split('.').next().unwrap_or(file_name);
+        let path = self.paths.modules.join(file_name);
         if tokio::fs::try_exists(&path).await.unwrap_or(false) {
             return Ok(());
         }
@@ -403,6 +493,12 @@ fn view(row: JobRow, outputs: Vec<OutputView>) -> JobView {
         reason: row.reason,
         exit_code: row.exit_code,
         module_sha256: row.module_sha256,
+        language: if row.script_sha256.is_some() {
+            "python"
+        } else {
+            "wasm"
+        },
+        script_sha256: row.script_sha256,
         dataset: row.dataset,
         dataset_version: row.dataset_version,
         submitted_at: row.submitted_at,
@@ -410,6 +506,13 @@ fn view(row: JobRow, outputs: Vec<OutputView>) -> JobView {
         finished_at: row.finished_at,
         outputs,
     }
+}
+
+/// What a submission will run: the module's hash, and for a Python job the script's (the
+/// module is then the runner).
+struct Program {
+    module_sha256: String,
+    script_sha256: Option<String>,
 }
 
 /// A fresh random job id.

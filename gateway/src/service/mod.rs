@@ -11,6 +11,7 @@ mod checks;
 mod inbox;
 mod jobs;
 mod provenance;
+mod python;
 mod releases;
 mod runner;
 mod session;
@@ -33,6 +34,7 @@ pub use inbox::{InboxEntry, MAX_INBOX_FILES, valid_inbox_name};
 pub(crate) use jobs::job_seed;
 pub use jobs::{JobView, OutputView, SubmitRequest, SuggestedView};
 pub use provenance::{Provenance, WASMTIME_VERSION};
+pub use python::PythonRunner;
 pub use releases::{
     FileReview, MAX_TEXT, ReleaseFileView, ReleaseSubmission, ReleaseView, Resubmission,
     ReviewView, VoteView,
@@ -150,6 +152,7 @@ pub struct Service {
     work_ready: Arc<Notify>,
     worker: WorkerIdentity,
     checkpoint_key: Option<Arc<crate::audit::checkpoint::CheckpointKey>>,
+    python: Option<python::PythonRunner>,
 }
 
 /// Who this process is when it runs jobs, and how long its hold on a job lasts
@@ -193,6 +196,7 @@ impl Service {
             work_ready: Arc::new(Notify::new()),
             worker: WorkerIdentity::new(std::time::Duration::from_secs(30)),
             checkpoint_key: None,
+            python: None,
         }
     }
 

@@ -22,8 +22,10 @@ pub struct Provenance {
     pub project: serde_json::Value,
     /// Submitter.
     pub submitter: String,
-    /// Module SHA-256.
+    /// Module SHA-256 (for a Python job, the runner component's).
     pub module_sha256: String,
+    /// A Python job's script SHA-256 (the script is kept in the module store).
+    pub script_sha256: Option<String>,
     /// Dataset, class and version mounted at `/data`.
     pub dataset: serde_json::Value,
     /// Limits the job ran under.
@@ -107,6 +109,7 @@ impl Service {
             }),
             submitter: job.submitter.clone(),
             module_sha256: job.module_sha256.clone(),
+            script_sha256: job.script_sha256.clone(),
             dataset: dataset.map_or(serde_json::Value::Null, |d| {
                 serde_json::json!({ "name": d.name, "class": d.class, "version": job.dataset_version, "tables": d.tables })
             }),

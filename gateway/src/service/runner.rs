@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use enclave_policy::{Actor, Authorized, Decision, Request, authorize};
-use enclave_sandbox::{JobSpec, Outcome as RunOutcome, RunOutput};
+use enclave_sandbox::{JobSpec, Outcome as RunOutcome, Program, RunOutput};
 
 use super::{Service, ServiceError, detail};
 use crate::audit::{Door, NewEvent, Outcome};
@@ -210,13 +210,18 @@ impl Service {
         let unavailable = |what: &str, error: std::io::Error| {
             ServiceError::Unavailable(format!("{what}: {error}"))
         };
-        let module = tokio::fs::read(
-            self.paths
-                .modules
-                .join(format!("{}.wasm", job.module_sha256)),
-        )
-        .await
-        .map_err(|e| unavailable("module missing", e))?;
+        let module = match &job.script_sha256 {
+            None => Some(
+                tokio::fs::read(
+                    self.paths
+                        .modules
+                        .join(format!("{}.wasm", job.module_sha256)),
+                )
+                .await
+                .map_err(|e| unavailable("module missing", e))?,
+            ),
+            Some(_) => None,
+        };
         let dataset =
             self.store.dataset(&job.dataset).await?.ok_or_else(|| {
                 ServiceError::Internal(format!("dataset {} missing", job.dataset))
@@ -233,9 +238,21 @@ impl Service {
                 .await
                 .map_err(|e| unavailable("work dir", e))?;
         }
+        let program = match module {
+            Some(module) => Program::Module(module),
+            None => match self.python_program(job, &work).await? {
+                Ok(program) => program,
+                Err(reason) => {
+                    if let Err(error) = tokio::fs::remove_dir_all(&work).await {
+                        tracing::warn!(job = %job.id, %error, "could not remove work dir");
+                    }
+                    return Ok(Finished::refused(reason));
+                }
+            },
+        };
         let args: Vec<String> = serde_json::from_str(&job.args).unwrap_or_default();
         let spec = JobSpec {
-            module,
+            program,
             data_dir: Some(dataset.path.clone().into()),
             out_dir: out_dir.clone(),
             tmp_dir: Some(tmp_dir),
@@ -269,6 +286,61 @@ impl Service {
             tracing::warn!(job = %job.id, %error, "could not remove work dir");
         }
         Ok(finished)
+    }
+
+    /// The runner and the job's script, written as `main.py` into a `job` folder under the
+    /// work dir (mounted read-only at `/job`). `Ok(Err(reason))` fails the job: Python jobs
+    /// not configured on this worker, or a runner other than the one the job was submitted
+    /// for (the job's provenance names the runner's hash, so it must be the one that runs).
+    async fn python_program(
+        &self,
+        job: &JobRow,
+        work: &Path,
+    ) -> Result<Result<Program, String>, ServiceError> {
+        let unavailable = |what: &str, error: std::io::Error| {
+            ServiceError::Unavailable(format!("{what}: {error}"))
+        };
+        let Some(script_sha256) = &job.script_sha256 else {
+            return Err(ServiceError::Internal(format!(
+                "job {} has no script",
+                job.id
+            )));
+        };
+        let runner = match self.python_runner().await {
+            Ok(Some(runner)) => runner,
+            Ok(None) => {
+                return Ok(Err(
+                    "refused: Python jobs are not enabled on this worker".into()
+                ));
+            }
+            Err(error) => {
+                tracing::error!(job = %job.id, %error, "Python runner unavailable");
+                return Ok(Err("error: the Python runner is unavailable".into()));
+            }
+        };
+        if runner.sha256() != job.module_sha256 {
+            return Ok(Err(format!(
+                "refused: this worker's Python runner ({}) is not the one the job was submitted for ({})",
+                runner.sha256(),
+                job.module_sha256
+            )));
+        }
+        let script = tokio::fs::read(self.paths.modules.join(format!("{script_sha256}.py")))
+            .await
+            .map_err(|e| unavailable("script missing", e))?;
+        if hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&script)) != *script_sha256 {
+            return Err(ServiceError::Internal(format!(
+                "stored script {script_sha256} does not match its hash"
+            )));
+        }
+        let job_dir = work.join("job");
+        tokio::fs::create_dir_all(&job_dir)
+            .await
+            .map_err(|e| unavailable("work dir", e))?;
+        tokio::fs::write(job_dir.join("main.py"), &script)
+            .await
+            .map_err(|e| unavailable("work dir", e))?;
+        Ok(Ok(Program::Runner { runner, job_dir }))
     }
 
     async fn complete(

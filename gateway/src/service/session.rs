@@ -14,7 +14,10 @@ usage: ssh -p PORT USER@HOST <command> [options]
 
 commands:
   submit --project P --name N [--dataset D] [-- ARGS...] < job.wasm
-                       submit a WebAssembly (WASI preview 1) job; prints the job id
+                       submit a WebAssembly job (WASI preview 1 module or 0.2 component);
+                       prints the job id
+  submit --project P --name N [--dataset D] --python [-- ARGS...] < analysis.py
+                       submit a Python script, run by the installation's Python runner
   jobs                 list your jobs
   status <job-id>      state, exit status or failure reason, resource usage
   outputs <job-id>     quarantined outputs: name, size, SHA-256 (never contents)

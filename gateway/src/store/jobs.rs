@@ -32,6 +32,8 @@ pub struct NewJob {
     pub seed: String,
     /// Submission time.
     pub submitted_at: String,
+    /// SHA-256 of the script of a Python job (hex); `module_sha256` is then the runner's.
+    pub script_sha256: Option<String>,
 }
 
 /// A stored job.
@@ -81,6 +83,8 @@ pub struct JobRow {
     pub lease_expires_at: Option<String>,
     /// Files under `/data` the run opened, JSON array text (`None` until it ran).
     pub data_access: Option<String>,
+    /// SHA-256 of the script of a Python job (hex); `module_sha256` is then the runner's.
+    pub script_sha256: Option<String>,
 }
 
 /// A worker's hold on one attempt of a running job: the fencing token that
@@ -127,7 +131,8 @@ pub struct RunResult {
 
 const JOB_COLUMNS: &str = "id, project, submitter, name, module_sha256, module_size, args, \
     dataset, dataset_version, limits, seed, state, reason, exit_code, usage, attempts, \
-    submitted_at, started_at, finished_at, worker_id, lease_expires_at, data_access";
+    submitted_at, started_at, finished_at, worker_id, lease_expires_at, data_access, \
+    script_sha256";
 
 fn job_from_row(row: &AnyRow) -> Result<JobRow, StoreError> {
     Ok(JobRow {
@@ -153,6 +158,7 @@ fn job_from_row(row: &AnyRow) -> Result<JobRow, StoreError> {
         worker_id: row.try_get("worker_id")?,
         lease_expires_at: row.try_get("lease_expires_at")?,
         data_access: row.try_get("data_access")?,
+        script_sha256: row.try_get("script_sha256")?,
     })
 }
 
@@ -164,8 +170,9 @@ impl Store {
     pub async fn insert_job(tx: &mut WriteTx, job: &NewJob) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO jobs (id, project, submitter, name, module_sha256, module_size, args, \
-             dataset, dataset_version, limits, seed, state, attempts, submitted_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', 0, $12)",
+             dataset, dataset_version, limits, seed, state, attempts, submitted_at, \
+             script_sha256) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', 0, $12, $13)",
         )
         .bind(&job.id)
         .bind(&job.project)
@@ -179,6 +186,7 @@ impl Store {
         .bind(&job.limits)
         .bind(&job.seed)
         .bind(&job.submitted_at)
+        .bind(&job.script_sha256)
         .execute(tx.conn())
         .await?;
         Ok(())

@@ -88,7 +88,7 @@ pub(crate) fn job(module: Vec<u8>) -> (JobSpec, TempDir) {
     std::fs::create_dir(data.join("person")).unwrap();
     std::fs::write(data.join("person/p.csv"), "id\n1\n2\n").unwrap();
     let spec = JobSpec {
-        module,
+        program: module.into(),
         data_dir: Some(data),
         out_dir: out,
         tmp_dir: Some(tmp),
