@@ -118,119 +118,127 @@ fn every_role_times_every_request() {
     check(
         TODAY,
         expect![[r#"
-        alice[researcher]
-          help               allow(researcher,own)
-          whoami             allow(researcher,own)
-          submit study       allow(researcher,own)
-          submit old         deny: project old expired on 2026-05-31
-          submit paused      deny: project paused is not active
-          jobs               allow(researcher,own)
-          status alice-job   allow(researcher,own)
-          status other-job   deny: not a member of project elsewhere
-          outputs alice-job  allow(researcher,own)
-          outputs other-job  deny: not a member of project elsewhere
-          admin              deny: requires role admin
-          audit-verify       deny: requires role compliance or admin
-          audit-read         deny: requires role compliance or admin
-        bob[researcher]
-          help               allow(researcher,own)
-          whoami             allow(researcher,own)
-          submit study       deny: not a member of project study
-          submit old         deny: not a member of project old
-          submit paused      deny: not a member of project paused
-          jobs               allow(researcher,own)
-          status alice-job   deny: not a member of project study
-          status other-job   deny: not a member of project elsewhere
-          outputs alice-job  deny: not a member of project study
-          outputs other-job  deny: not a member of project elsewhere
-          admin              deny: requires role admin
-          audit-verify       deny: requires role compliance or admin
-          audit-read         deny: requires role compliance or admin
-        carol[checker]
-          help               allow(checker,own)
-          whoami             allow(checker,own)
-          submit study       deny: requires role researcher
-          submit old         deny: requires role researcher
-          submit paused      deny: requires role researcher
-          jobs               deny: requires role researcher or compliance or admin
-          status alice-job   deny: requires role researcher or compliance or admin
-          status other-job   deny: requires role researcher or compliance or admin
-          outputs alice-job  deny: requires role researcher or compliance or admin
-          outputs other-job  deny: requires role researcher or compliance or admin
-          admin              deny: requires role admin
-          audit-verify       deny: requires role compliance or admin
-          audit-read         deny: requires role compliance or admin
-        erin[compliance]
-          help               allow(compliance,own)
-          whoami             allow(compliance,own)
-          submit study       deny: requires role researcher
-          submit old         deny: requires role researcher
-          submit paused      deny: requires role researcher
-          jobs               allow(compliance,all)
-          status alice-job   allow(compliance,all)
-          status other-job   allow(compliance,all)
-          outputs alice-job  allow(compliance,all)
-          outputs other-job  allow(compliance,all)
-          admin              deny: requires role admin
-          audit-verify       allow(compliance,all)
-          audit-read         allow(compliance,all)
-        root[admin]
-          help               allow(admin,own)
-          whoami             allow(admin,own)
-          submit study       deny: requires role researcher
-          submit old         deny: requires role researcher
-          submit paused      deny: requires role researcher
-          jobs               allow(admin,all)
-          status alice-job   allow(admin,all)
-          status other-job   allow(admin,all)
-          outputs alice-job  allow(admin,all)
-          outputs other-job  allow(admin,all)
-          admin              allow(admin,all)
-          audit-verify       allow(admin,all)
-          audit-read         allow(admin,all)
-        multi[researcher,checker]
-          help               allow(researcher,own)
-          whoami             allow(researcher,own)
-          submit study       allow(researcher,own)
-          submit old         deny: not a member of project old
-          submit paused      deny: not a member of project paused
-          jobs               allow(researcher,own)
-          status alice-job   allow(researcher,own)
-          status other-job   deny: not a member of project elsewhere
-          outputs alice-job  allow(researcher,own)
-          outputs other-job  deny: not a member of project elsewhere
-          admin              deny: requires role admin
-          audit-verify       deny: requires role compliance or admin
-          audit-read         deny: requires role compliance or admin
-        nobody[none]
-          help               allow(-,own)
-          whoami             allow(-,own)
-          submit study       deny: requires role researcher
-          submit old         deny: requires role researcher
-          submit paused      deny: requires role researcher
-          jobs               deny: requires role researcher or compliance or admin
-          status alice-job   deny: requires role researcher or compliance or admin
-          status other-job   deny: requires role researcher or compliance or admin
-          outputs alice-job  deny: requires role researcher or compliance or admin
-          outputs other-job  deny: requires role researcher or compliance or admin
-          admin              deny: requires role admin
-          audit-verify       deny: requires role compliance or admin
-          audit-read         deny: requires role compliance or admin
-        alice[researcher] disabled
-          help               deny: account is disabled
-          whoami             deny: account is disabled
-          submit study       deny: account is disabled
-          submit old         deny: account is disabled
-          submit paused      deny: account is disabled
-          jobs               deny: account is disabled
-          status alice-job   deny: account is disabled
-          status other-job   deny: account is disabled
-          outputs alice-job  deny: account is disabled
-          outputs other-job  deny: account is disabled
-          admin              deny: account is disabled
-          audit-verify       deny: account is disabled
-          audit-read         deny: account is disabled
-    "#]],
+            alice[researcher]
+              help               allow(researcher,own)
+              whoami             allow(researcher,own)
+              submit study       allow(researcher,own)
+              submit old         deny: project old expired on 2026-05-31
+              submit paused      deny: project paused is not active
+              jobs               allow(researcher,own)
+              status alice-job   allow(researcher,own)
+              status other-job   deny: not a member of project elsewhere
+              outputs alice-job  allow(researcher,own)
+              outputs other-job  deny: not a member of project elsewhere
+              admin              deny: requires role admin
+              audit-verify       deny: requires role compliance or admin
+              audit-read         deny: requires role compliance or admin
+              inbox              allow(researcher,own)
+            bob[researcher]
+              help               allow(researcher,own)
+              whoami             allow(researcher,own)
+              submit study       deny: not a member of project study
+              submit old         deny: not a member of project old
+              submit paused      deny: not a member of project paused
+              jobs               allow(researcher,own)
+              status alice-job   deny: not a member of project study
+              status other-job   deny: not a member of project elsewhere
+              outputs alice-job  deny: not a member of project study
+              outputs other-job  deny: not a member of project elsewhere
+              admin              deny: requires role admin
+              audit-verify       deny: requires role compliance or admin
+              audit-read         deny: requires role compliance or admin
+              inbox              allow(researcher,own)
+            carol[checker]
+              help               allow(checker,own)
+              whoami             allow(checker,own)
+              submit study       deny: requires role researcher
+              submit old         deny: requires role researcher
+              submit paused      deny: requires role researcher
+              jobs               deny: requires role researcher or compliance or admin
+              status alice-job   deny: requires role researcher or compliance or admin
+              status other-job   deny: requires role researcher or compliance or admin
+              outputs alice-job  deny: requires role researcher or compliance or admin
+              outputs other-job  deny: requires role researcher or compliance or admin
+              admin              deny: requires role admin
+              audit-verify       deny: requires role compliance or admin
+              audit-read         deny: requires role compliance or admin
+              inbox              deny: requires role researcher
+            erin[compliance]
+              help               allow(compliance,own)
+              whoami             allow(compliance,own)
+              submit study       deny: requires role researcher
+              submit old         deny: requires role researcher
+              submit paused      deny: requires role researcher
+              jobs               allow(compliance,all)
+              status alice-job   allow(compliance,all)
+              status other-job   allow(compliance,all)
+              outputs alice-job  allow(compliance,all)
+              outputs other-job  allow(compliance,all)
+              admin              deny: requires role admin
+              audit-verify       allow(compliance,all)
+              audit-read         allow(compliance,all)
+              inbox              deny: requires role researcher
+            root[admin]
+              help               allow(admin,own)
+              whoami             allow(admin,own)
+              submit study       deny: requires role researcher
+              submit old         deny: requires role researcher
+              submit paused      deny: requires role researcher
+              jobs               allow(admin,all)
+              status alice-job   allow(admin,all)
+              status other-job   allow(admin,all)
+              outputs alice-job  allow(admin,all)
+              outputs other-job  allow(admin,all)
+              admin              allow(admin,all)
+              audit-verify       allow(admin,all)
+              audit-read         allow(admin,all)
+              inbox              deny: requires role researcher
+            multi[researcher,checker]
+              help               allow(researcher,own)
+              whoami             allow(researcher,own)
+              submit study       allow(researcher,own)
+              submit old         deny: not a member of project old
+              submit paused      deny: not a member of project paused
+              jobs               allow(researcher,own)
+              status alice-job   allow(researcher,own)
+              status other-job   deny: not a member of project elsewhere
+              outputs alice-job  allow(researcher,own)
+              outputs other-job  deny: not a member of project elsewhere
+              admin              deny: requires role admin
+              audit-verify       deny: requires role compliance or admin
+              audit-read         deny: requires role compliance or admin
+              inbox              allow(researcher,own)
+            nobody[none]
+              help               allow(-,own)
+              whoami             allow(-,own)
+              submit study       deny: requires role researcher
+              submit old         deny: requires role researcher
+              submit paused      deny: requires role researcher
+              jobs               deny: requires role researcher or compliance or admin
+              status alice-job   deny: requires role researcher or compliance or admin
+              status other-job   deny: requires role researcher or compliance or admin
+              outputs alice-job  deny: requires role researcher or compliance or admin
+              outputs other-job  deny: requires role researcher or compliance or admin
+              admin              deny: requires role admin
+              audit-verify       deny: requires role compliance or admin
+              audit-read         deny: requires role compliance or admin
+              inbox              deny: requires role researcher
+            alice[researcher] disabled
+              help               deny: account is disabled
+              whoami             deny: account is disabled
+              submit study       deny: account is disabled
+              submit old         deny: account is disabled
+              submit paused      deny: account is disabled
+              jobs               deny: account is disabled
+              status alice-job   deny: account is disabled
+              status other-job   deny: account is disabled
+              outputs alice-job  deny: account is disabled
+              outputs other-job  deny: account is disabled
+              admin              deny: account is disabled
+              audit-verify       deny: account is disabled
+              audit-read         deny: account is disabled
+              inbox              deny: account is disabled
+        "#]],
     );
 }
 
