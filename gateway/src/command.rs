@@ -154,12 +154,13 @@ pub fn parse(line: &str) -> Result<Invocation, ParseError> {
                 .unwrap_or_else(|| "unnamed job".into());
             let dataset = parsed.take_value("--dataset");
             let module = parsed.take_value("--module");
-            if let Some(path) = &module {
-                if !path.starts_with("inbox/") {
-                    return Err(ParseError(
-                        "--module takes inbox/NAME (a file uploaded with sftp)".into(),
-                    ));
-                }
+            if module
+                .as_ref()
+                .is_some_and(|path| !path.starts_with("inbox/"))
+            {
+                return Err(ParseError(
+                    "--module takes inbox/NAME (a file uploaded with sftp)".into(),
+                ));
             }
             let python = parsed.take_flag("--python");
             parsed.no_positionals(name)?;

@@ -351,7 +351,7 @@ impl Service {
             OutputKind::FrequencyTable(spec) if o.file == file => Some(spec),
             _ => None,
         });
-        spec.map(|s| serde_json::to_string(s))
+        spec.map(serde_json::to_string)
             .transpose()
             .map_err(|e| ServiceError::Internal(format!("table spec: {e}")))
     }

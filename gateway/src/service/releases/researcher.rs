@@ -62,11 +62,10 @@ impl Service {
         };
         if let enclave_policy::Decision::Deny(reason) =
             authorize_release(&actor, &probe, self.now().date())
+            && reason != enclave_policy::DenyReason::NothingRequested
         {
-            if reason != enclave_policy::DenyReason::NothingRequested {
-                self.decide(&mut record, enclave_policy::Decision::Deny(reason))
-                    .await?;
-            }
+            self.decide(&mut record, enclave_policy::Decision::Deny(reason))
+                .await?;
         }
         let (files, evidence) = match self
             .pick_files(&job, &submission.files, submission.suggested, 1)
