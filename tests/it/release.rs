@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::checks::writer;
 use crate::support::{Server, Stdin, assert_refused, audited, text};
 
+mod crash;
 mod random;
 
 const MANIFEST: &str = r#"{ "version": 1, "outputs": [
@@ -18,8 +19,8 @@ const MANIFEST: &str = r#"{ "version": 1, "outputs": [
   { "file": "cost.csv", "kind": "magnitude_table", "statistic": "mean", "dimensions": ["g"],
     "value": "mean_cost", "evidence": "cost.evidence.csv" } ] }"#;
 
-const TABLE: &str = "g,n\na,30\nb,40\nTotal,70\n";
-const RISKY: &str = "g,n\na,3\nb,40\nc,52\nTotal,95\n";
+pub const TABLE: &str = "g,n\na,30\nb,40\nTotal,70\n";
+pub const RISKY: &str = "g,n\na,3\nb,40\nc,52\nTotal,95\n";
 
 /// A job whose outputs are a passing table, a failing table and evidence; `risky` replaces
 /// the failing table's contents.
