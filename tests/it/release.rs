@@ -344,6 +344,25 @@ fn happy_path_two_blinded_approvals_then_identical_download() {
     assert_eq!(downloads, 2, "one ssh download and one sftp get");
     let verify = server.enclave(&["audit", "verify"]);
     assert!(verify.status.success(), "{}", text(&verify.stdout));
+
+    // Provenance in one query, from the release id: job, votes, release, downloads.
+    let provenance: Value =
+        serde_json::from_str(&ok(&server, "erin", &["audit", "provenance", &id])).unwrap();
+    assert_eq!(provenance["job_id"], job.as_str());
+    let release = &provenance["releases"][0];
+    assert_eq!(release["id"], id.as_str());
+    assert_eq!(release["votes"].as_array().unwrap().len(), 2);
+    assert_eq!(release["files"][0]["released_sha256"], frozen.as_str());
+    assert!(release["record_sha256"].is_string());
+    let actions: Vec<&str> = release["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for action in ["release.request", "release.vote", "release.release", "release.download"] {
+        assert!(actions.contains(&action), "{action} missing from {actions:?}");
+    }
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! from?"): project approval, submitter, module hash, dataset and version,
 //! limits, wasmtime version, data files read, outputs with hashes and check
 //! verdicts, the check record, and every audit event about the job, in one
-//! answer. Releases, votes and downloads join it when the release workflow exists.
+//! answer, with every release request that drew on the job: context, files and frozen hashes,
+//! votes, the release record's hash, and the request's own audit events (reviews, votes,
+//! release, downloads). `audit provenance rel-…` answers the same for a release's job.
 
 use serde::Serialize;
 
@@ -46,6 +48,8 @@ pub struct Provenance {
     pub check_record: serde_json::Value,
     /// Every audit event about the job, in order.
     pub events: Vec<StoredEvent>,
+    /// Release requests with files from this job: request, votes, release, downloads.
+    pub releases: Vec<serde_json::Value>,
 }
 
 impl Service {
@@ -60,6 +64,16 @@ impl Service {
     ) -> Result<Provenance, ServiceError> {
         self.check_audit_access(caller, "audit.provenance").await?;
         let shown: String = job_id.chars().take(64).collect();
+        let release_job;
+        let job_id = if job_id.starts_with("rel-") {
+            let release = self.store.release(job_id).await?.ok_or_else(|| {
+                ServiceError::NotFound(format!("no such release request: {shown}"))
+            })?;
+            release_job = release.files.first().map(|f| f.job_id.clone()).unwrap_or_default();
+            release_job.as_str()
+        } else {
+            job_id
+        };
         let job = self
             .store
             .job(job_id)
@@ -74,13 +88,44 @@ impl Service {
             target: Some(job.id.clone()),
             ..AuditFilter::default()
         };
-        let mut events = Vec::new();
-        let mut after = 0;
-        loop {
-            let page = self.store.audit_query(&filter, after, 10_000).await?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            events.extend(page);
+        let events = self.all_events(&filter).await?;
+        let mut releases = Vec::new();
+        for release in self.store.releases_of_job(&job.id).await? {
+            let filter = AuditFilter {
+                target: Some(release.id.clone()),
+                ..AuditFilter::default()
+            };
+            let record_sha256 = release.record.as_deref().map(|r| {
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(r.as_bytes()))
+            });
+            let files: Vec<serde_json::Value> = release
+                .files
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "name": f.name, "job": f.job_id, "variant": f.variant, "sha256": f.sha256,
+                        "verdict": f.verdict, "round": f.round, "outcome": f.outcome,
+                        "released_sha256": f.released_sha256,
+                    })
+                })
+                .collect();
+            let votes: Vec<serde_json::Value> = release
+                .votes
+                .iter()
+                .map(|v| {
+                    serde_json::json!({
+                        "file": v.name, "round": v.round, "checker": v.checker,
+                        "vote": v.vote, "comment": v.comment, "at": v.created_at,
+                    })
+                })
+                .collect();
+            releases.push(serde_json::json!({
+                "id": release.id, "state": release.state, "author": release.author,
+                "context": release.context, "justification": release.justification,
+                "created_at": release.created_at, "released_at": release.released_at,
+                "record_sha256": record_sha256, "files": files, "votes": votes,
+                "events": self.all_events(&filter).await?,
+            }));
         }
         let parse = |text: Option<&str>| {
             text.and_then(|t| serde_json::from_str(t).ok())
@@ -122,14 +167,28 @@ impl Service {
             outputs: serde_json::Value::Array(outputs),
             check_record: parse(check_record.as_deref()),
             events,
+            releases,
         };
         self.record_audit_read(
             caller,
             "audit.provenance",
-            provenance.events.len() as i64,
+            (provenance.events.len() + provenance.releases.len()) as i64,
             None,
         )
         .await?;
         Ok(provenance)
+    }
+
+    /// Every audit event matching `filter`, in order.
+    async fn all_events(&self, filter: &AuditFilter) -> Result<Vec<StoredEvent>, ServiceError> {
+        let mut events = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = self.store.audit_query(filter, after, 10_000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            events.extend(page);
+        }
+        Ok(events)
     }
 }

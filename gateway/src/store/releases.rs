@@ -153,6 +153,30 @@ impl Store {
         Ok(out)
     }
 
+    /// Requests with at least one file from `job_id`, oldest first.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn releases_of_job(&self, job_id: &str) -> Result<Vec<ReleaseRow>, StoreError> {
+        let ids = sqlx::query(
+            "SELECT DISTINCT f.request_id AS id, r.created_at AS created_at FROM release_files f \
+             JOIN release_requests r ON r.id = f.request_id WHERE f.job_id = $1 \
+             ORDER BY r.created_at, f.request_id",
+        )
+        .bind(job_id)
+        .fetch_all(self.pool())
+        .await?;
+        let mut conn = self.pool().acquire().await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for row in ids {
+            let id: String = row.try_get("id")?;
+            if let Some(release) = load(&mut conn, &id, false, self.backend()).await? {
+                out.push(release);
+            }
+        }
+        Ok(out)
+    }
+
     /// Inserts a new request and its files.
     ///
     /// # Errors
