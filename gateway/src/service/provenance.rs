@@ -69,7 +69,11 @@ impl Service {
             let release = self.store.release(job_id).await?.ok_or_else(|| {
                 ServiceError::NotFound(format!("no such release request: {shown}"))
             })?;
-            release_job = release.files.first().map(|f| f.job_id.clone()).unwrap_or_default();
+            release_job = release
+                .files
+                .first()
+                .map(|f| f.job_id.clone())
+                .unwrap_or_default();
             release_job.as_str()
         } else {
             job_id
@@ -95,9 +99,10 @@ impl Service {
                 target: Some(release.id.clone()),
                 ..AuditFilter::default()
             };
-            let record_sha256 = release.record.as_deref().map(|r| {
-                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(r.as_bytes()))
-            });
+            let record_sha256 = release
+                .record
+                .as_deref()
+                .map(|r| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(r.as_bytes())));
             let files: Vec<serde_json::Value> = release
                 .files
                 .iter()
