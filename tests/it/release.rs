@@ -585,23 +585,8 @@ fn modules_uploaded_to_the_inbox_are_submitted_by_name() {
     );
     assert!(sftp.status.success(), "{}", text(&sftp.stderr));
     assert!(text(&sftp.stdout).contains("count.wasm"));
-    let upload = Command::new("scp")
-        .args(["-s", "-P", &server.ssh_port.to_string(), "-i"])
-        .arg(server.key("alice"))
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-        ])
-        .args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "LogLevel=ERROR",
-            "-F",
-            "/dev/null",
-        ])
+    let upload = openssh("scp", &server, "alice")
+        .arg("-s")
         .arg(&module)
         .arg("alice@127.0.0.1:inbox/scp.wasm")
         .output()
@@ -657,11 +642,22 @@ fn modules_uploaded_to_the_inbox_are_submitted_by_name() {
     assert!(audited(&events, "inbox.upload", "denied", "researcher"));
 }
 
-/// Runs `sftp -b -` as `user` with `batch` on stdin.
+/// Runs `sftp -b` as `user` with `batch` as its batch file.
 pub fn sftp_batch(server: &Server, user: &str, batch: &str) -> Output {
     let batch_file = server.path().join(format!("sftp-batch-{user}"));
     std::fs::write(&batch_file, batch).expect("write batch");
-    Command::new("sftp")
+    openssh("sftp", server, user)
+        .arg("-b")
+        .arg(&batch_file)
+        .arg(format!("{user}@127.0.0.1"))
+        .output()
+        .expect("run sftp")
+}
+
+/// `sftp` or `scp` with `user`'s demo key and the test server's port, no host checks.
+fn openssh(program: &str, server: &Server, user: &str) -> Command {
+    let mut command = Command::new(program);
+    command
         .args(["-P", &server.ssh_port.to_string(), "-i"])
         .arg(server.key(user))
         .args([
@@ -677,59 +673,6 @@ pub fn sftp_batch(server: &Server, user: &str, batch: &str) -> Output {
             "LogLevel=ERROR",
             "-F",
             "/dev/null",
-        ])
-        .arg("-b")
-        .arg(&batch_file)
-        .arg(format!("{user}@127.0.0.1"))
-        .output()
-        .expect("run sftp")
-}
-
-#[test]
-fn a_released_table_feeds_the_differencing_check_of_later_jobs() {
-    let server = Server::demo();
-    let job = release_job(&server, RISKY);
-    let first = request(&server, &job, &["table.csv"], &[]);
-    ok(&server, "carol", &["vote", &first, "table.csv", "approve"]);
-    ok(&server, "dave", &["vote", &first, "table.csv", "approve"]);
-    assert_eq!(request_json(&server, "alice", &first)["state"], "released");
-
-    // Two more people in group a: subtracting the tables would isolate them.
-    let manifest = r#"{ "version": 1, "outputs": [
-      { "file": "table.csv", "kind": "frequency_table", "dimensions": ["g"], "count": "n" } ] }"#;
-    let files: [(&str, &[u8]); 2] = [
-        ("manifest.json", manifest.as_bytes()),
-        ("table.csv", b"g,n\na,32\nb,40\nTotal,72\n"),
-    ];
-    let later = server.submit(Stdin::Bytes(&writer(&files)), &[]);
-    assert_eq!(server.wait_finished(&later)["state"], "succeeded");
-    let outputs: Value =
-        serde_json::from_str(&ok(&server, "alice", &["outputs", &later, "--json"])).unwrap();
-    let table = outputs
-        .as_array()
-        .or_else(|| outputs["outputs"].as_array())
-        .unwrap()
-        .iter()
-        .find(|o| o["name"] == "table.csv")
-        .cloned()
-        .unwrap();
-    assert_ne!(table["verdict"], "pass", "{table}");
-    assert!(
-        table["reasons"].to_string().contains("differencing"),
-        "{table}"
-    );
-
-    // The checker sees which earlier release it differs from.
-    let second = request(
-        &server,
-        &later,
-        &["table.csv"],
-        &["--justification", "the cohort grew by two"],
-    );
-    let review = ok(&server, "carol", &["review", &second, "--json"]);
-    assert!(review.contains("differencing"), "{review}");
-    assert!(
-        review.contains(&first),
-        "the finding names the earlier release: {review}"
-    );
+        ]);
+    command
 }
