@@ -236,6 +236,9 @@ pub fn banner(dir: &Path, ssh: std::net::SocketAddr, https: std::net::SocketAddr
          \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 jobs\n\
          \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 status JOB-ID\n\
          \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 outputs JOB-ID\n\
+         \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 request-release JOB-ID FILE --context \"what it shows\"\n\
+         \x20 ssh -i {dir}/keys/carol -p {port} carol@127.0.0.1 review-queue   (then: review, review-cat, vote)\n\
+         \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 download REQUEST-ID FILE\n\
          other users: bob (researcher, no project), carol, dave and frank (checkers), gina (researcher and checker in the project), erin (compliance), root (admin)\n\
          health: curl -k https://{https}/healthz   (certificate fingerprint in {dir}/tls/fingerprint.txt)\n\
          audit:  enclave audit verify --dir {dir}\n",

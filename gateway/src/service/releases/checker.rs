@@ -8,7 +8,7 @@ use enclave_policy::release::{
 use enclave_policy::sdc::{Manifest, OutputKind};
 
 use super::views::{FileReview, ReviewView, Viewer, view};
-use super::{ReleaseView, check_text, facts_of, vote_counts};
+use super::{Opened, ReleaseView, check_text, facts_of, vote_counts};
 use crate::audit::Outcome;
 use crate::service::{Caller, Service, ServiceError, detail, event};
 use crate::store::{LedgerRow, ReleaseRow, Store, VoteRow, WriteTx};
@@ -56,9 +56,14 @@ impl Service {
     /// # Errors
     /// `NotFound` for an unknown id; `Forbidden` unless the caller is an eligible checker.
     pub async fn review(&self, caller: &Caller, id: &str) -> Result<ReviewView, ServiceError> {
-        let actor = self.actor_for(caller).await?;
-        let mut record = event(caller, "release.review", Outcome::Ok);
-        let (row, facts) = self.load_release(&mut record, id).await?;
+        let Opened {
+            actor,
+            mut record,
+            row,
+            facts,
+        } = self
+            .open_release(caller, "release.review", id, None)
+            .await?;
         let decision = authorize_release(
             &actor,
             &ReleaseRequest::Review { release: &facts },
@@ -102,14 +107,14 @@ impl Service {
         id: &str,
         file: &str,
     ) -> Result<Vec<u8>, ServiceError> {
-        let actor = self.actor_for(caller).await?;
-        let mut record = event(caller, "release.review_cat", Outcome::Ok);
-        let (row, facts) = self.load_release(&mut record, id).await?;
-        detail(
-            &mut record,
-            "file",
-            file.chars().take(256).collect::<String>(),
-        );
+        let Opened {
+            actor,
+            mut record,
+            row,
+            facts,
+        } = self
+            .open_release(caller, "release.review_cat", id, Some(file))
+            .await?;
         let decision = authorize_release(
             &actor,
             &ReleaseRequest::Review { release: &facts },
@@ -141,14 +146,14 @@ impl Service {
         vote: Vote,
         comment: &str,
     ) -> Result<ReleaseView, ServiceError> {
-        let actor = self.actor_for(caller).await?;
-        let mut record = event(caller, "release.vote", Outcome::Ok);
-        let (_, facts) = self.load_release(&mut record, id).await?;
-        detail(
-            &mut record,
-            "file",
-            file.chars().take(256).collect::<String>(),
-        );
+        let Opened {
+            actor,
+            mut record,
+            row: _,
+            facts,
+        } = self
+            .open_release(caller, "release.vote", id, Some(file))
+            .await?;
         detail(&mut record, "vote", vote.as_str());
         if let Err(message) = check_text("comment", comment) {
             return Err(self.invalid(record, message).await);

@@ -55,7 +55,42 @@ pub struct Resubmission {
 /// Longest context, justification or comment accepted, in characters.
 pub const MAX_TEXT: usize = 4000;
 
+/// A request opened for one action by one caller.
+struct Opened {
+    actor: Actor,
+    record: NewEvent,
+    row: ReleaseRow,
+    facts: ReleaseFacts,
+}
+
 impl Service {
+    /// Loads the caller, starts the action's audit event (naming `file` when given) and
+    /// loads the request; an unknown id is refused and recorded.
+    async fn open_release(
+        &self,
+        caller: &Caller,
+        action: &str,
+        id: &str,
+        file: Option<&str>,
+    ) -> Result<Opened, ServiceError> {
+        let actor = self.actor(caller).await?;
+        let mut record = super::event(caller, action, Outcome::Ok);
+        if let Some(file) = file {
+            detail(
+                &mut record,
+                "file",
+                file.chars().take(256).collect::<String>(),
+            );
+        }
+        let (row, facts) = self.load_release(&mut record, id).await?;
+        Ok(Opened {
+            actor,
+            record,
+            row,
+            facts,
+        })
+    }
+
     /// Loads a request and the facts policy needs; records a refusal for unknown ids.
     async fn load_release(
         &self,

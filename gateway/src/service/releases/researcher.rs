@@ -6,7 +6,7 @@ use enclave_policy::{JobFacts, Scope};
 
 use super::views::{Viewer, view};
 use super::{
-    ReleaseSubmission, ReleaseView, Resubmission, check_text, facts_of, new_release_id,
+    Opened, ReleaseSubmission, ReleaseView, Resubmission, check_text, facts_of, new_release_id,
     parse_verdict,
 };
 use crate::audit::Outcome;
@@ -153,9 +153,12 @@ impl Service {
         caller: &Caller,
         id: &str,
     ) -> Result<ReleaseView, ServiceError> {
-        let actor = self.actor_for(caller).await?;
-        let mut record = event(caller, "release.view", Outcome::Ok);
-        let (row, facts) = self.load_release(&mut record, id).await?;
+        let Opened {
+            actor,
+            mut record,
+            row,
+            facts,
+        } = self.open_release(caller, "release.view", id, None).await?;
         let decision = authorize_release(
             &actor,
             &ReleaseRequest::View { release: &facts },
@@ -178,9 +181,14 @@ impl Service {
     /// # Errors
     /// `Forbidden` unless the caller wrote it; `Conflict` once it is closed.
     pub async fn withdraw_release(&self, caller: &Caller, id: &str) -> Result<(), ServiceError> {
-        let actor = self.actor_for(caller).await?;
-        let mut record = event(caller, "release.withdraw", Outcome::Ok);
-        let (_, facts) = self.load_release(&mut record, id).await?;
+        let Opened {
+            actor,
+            mut record,
+            row: _,
+            facts,
+        } = self
+            .open_release(caller, "release.withdraw", id, None)
+            .await?;
         let decision = authorize_release(
             &actor,
             &ReleaseRequest::Withdraw { release: &facts },
@@ -224,9 +232,14 @@ impl Service {
         id: &str,
         change: Resubmission,
     ) -> Result<(), ServiceError> {
-        let actor = self.actor_for(caller).await?;
-        let mut record = event(caller, "release.resubmit", Outcome::Ok);
-        let (row, facts) = self.load_release(&mut record, id).await?;
+        let Opened {
+            actor,
+            mut record,
+            row,
+            facts,
+        } = self
+            .open_release(caller, "release.resubmit", id, None)
+            .await?;
         if let Err(message) =
             validate_texts(change.context.as_deref(), change.justification.as_deref())
         {
@@ -332,14 +345,14 @@ impl Service {
         id: &str,
         file: &str,
     ) -> Result<Vec<u8>, ServiceError> {
-        let actor = self.actor_for(caller).await?;
-        let mut record = event(caller, "release.download", Outcome::Ok);
-        let (row, facts) = self.load_release(&mut record, id).await?;
-        detail(
-            &mut record,
-            "file",
-            file.chars().take(256).collect::<String>(),
-        );
+        let Opened {
+            actor,
+            mut record,
+            row,
+            facts,
+        } = self
+            .open_release(caller, "release.download", id, Some(file))
+            .await?;
         let decision = authorize_release(
             &actor,
             &ReleaseRequest::Download {
