@@ -676,3 +676,52 @@ fn openssh(program: &str, server: &Server, user: &str) -> Command {
         ]);
     command
 }
+
+#[test]
+fn a_released_table_feeds_the_differencing_check_of_later_jobs() {
+    let server = Server::demo();
+    let job = release_job(&server, RISKY);
+    let first = request(&server, &job, &["table.csv"], &[]);
+    ok(&server, "carol", &["vote", &first, "table.csv", "approve"]);
+    ok(&server, "dave", &["vote", &first, "table.csv", "approve"]);
+    assert_eq!(request_json(&server, "alice", &first)["state"], "released");
+
+    // Two more people in group a: subtracting the tables would isolate them.
+    let manifest = r#"{ "version": 1, "outputs": [
+      { "file": "table.csv", "kind": "frequency_table", "dimensions": ["g"], "count": "n" } ] }"#;
+    let files: [(&str, &[u8]); 2] = [
+        ("manifest.json", manifest.as_bytes()),
+        ("table.csv", b"g,n\na,32\nb,40\nTotal,72\n"),
+    ];
+    let later = server.submit(Stdin::Bytes(&writer(&files)), &[]);
+    assert_eq!(server.wait_finished(&later)["state"], "succeeded");
+    let outputs: Value =
+        serde_json::from_str(&ok(&server, "alice", &["outputs", &later, "--json"])).unwrap();
+    let table = outputs
+        .as_array()
+        .or_else(|| outputs["outputs"].as_array())
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "table.csv")
+        .cloned()
+        .unwrap();
+    assert_ne!(table["verdict"], "pass", "{table}");
+    assert!(
+        table["reasons"].to_string().contains("differencing"),
+        "{table}"
+    );
+
+    // The checker sees which earlier release it differs from.
+    let second = request(
+        &server,
+        &later,
+        &["table.csv"],
+        &["--justification", "the cohort grew by two"],
+    );
+    let review = ok(&server, "carol", &["review", &second, "--json"]);
+    assert!(review.contains("differencing"), "{review}");
+    assert!(
+        review.contains(&first),
+        "the finding names the earlier release: {review}"
+    );
+}
