@@ -22,7 +22,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Executor};
 pub use audit::{AuditFilter, format_time};
 pub use checks::OutputCheckRow;
 pub use jobs::{JobRow, Lease, NewJob, OutputRow, RunResult};
-pub use registry::{DatasetRow, ProjectRow, UserRow, parse_date};
+pub use registry::{DatasetRow, ProjectRow, ProjectRulesRow, UserRow, parse_date};
 
 /// Which database server is behind the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
