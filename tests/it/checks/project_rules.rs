@@ -134,6 +134,23 @@ fn project_rules_tighten_freely_loosen_only_when_confirmed_and_drive_the_worker(
         text(&stored.stdout).trim(),
         details["rules_sha256"].as_str().expect("hash")
     );
+
+    // Stored rules altered behind the service's back fail every output closed.
+    let out = server.sql(
+        "UPDATE project_rules SET rules_toml = replace(rules_toml, 'threshold = 5', \
+         'threshold = 1') WHERE project = 'diabetes-study'",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = server.submit(Stdin::Bytes(&module), &[]);
+    let outs = outputs(&server, &id);
+    for (name, output) in &outs {
+        assert_eq!(output["verdict"], "fail", "{name}");
+        assert_eq!(output["reasons"][0]["code"], "check_error", "{name}");
+        assert_eq!(
+            output["reasons"][0]["detail"],
+            "the project's stored rule set does not match its hash"
+        );
+    }
 }
 
 #[test]
