@@ -217,6 +217,18 @@ enum ProjectCommand {
         /// Last valid day, YYYY-MM-DD.
         expires: String,
     },
+    /// Set the project's output-checking rules from a rules file (a preset plus
+    /// overrides). Tightening only, unless --allow-loosening; either way audited.
+    Rules {
+        /// Project name.
+        project: String,
+        /// Rules file (TOML), as read by `enclave check-output --rules`.
+        #[arg(long = "rules")]
+        file: PathBuf,
+        /// Confirm that parameters looser than the project's preset are intended.
+        #[arg(long)]
+        allow_loosening: bool,
+    },
     /// List projects.
     List,
 }
@@ -497,6 +509,37 @@ async fn admin(service: &Service, command: AdminCommand) -> anyhow::Result<ExitC
                     .admin_set_expiry(&caller, &project, expires_on)
                     .await
                     .map(|()| format!("{project} now expires on {expires_on}"))
+            }
+            AdminCommand::Project(ProjectCommand::Rules {
+                project,
+                file,
+                allow_loosening,
+            }) => {
+                let bytes =
+                    std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+                let request = crate::service::ProjectRulesRequest {
+                    project: project.clone(),
+                    file: file.display().to_string(),
+                    bytes,
+                    loosening: if allow_loosening {
+                        crate::service::LooseningConsent::Confirm
+                    } else {
+                        crate::service::LooseningConsent::Refuse
+                    },
+                };
+                service
+                    .admin_set_project_rules(&caller, request)
+                    .await
+                    .map(|set| {
+                        let mut out = format!(
+                            "project {project} now checks outputs under {} (sha256 {})",
+                            set.name, set.sha256
+                        );
+                        for loosening in &set.loosenings {
+                            out.push_str(&format!("\nloosened: {}", loosening.message));
+                        }
+                        out
+                    })
             }
             AdminCommand::Project(ProjectCommand::List) => {
                 service.admin_projects(&caller).await.map(|projects| {

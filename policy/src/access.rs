@@ -82,6 +82,26 @@ pub enum Request<'a> {
     ReadAudit,
     /// List, upload, read or remove files in one's own SFTP inbox (job modules).
     UseInbox,
+    /// Set a project's output-checking rule set (its preset, tightened or loosened).
+    SetOutputRules {
+        /// The project whose rules change.
+        project: &'a ProjectFacts,
+        /// How the proposed rules compare with the project's preset.
+        change: RulesChange,
+    },
+}
+
+/// How a proposed project rule set compares with the project's preset
+/// (`sdc::RuleSet::loosenings` against the preset decides which).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RulesChange {
+    /// Every parameter is as strict as the preset's or stricter.
+    Tightens,
+    /// Some parameter is looser, and the requester has not confirmed that they mean it.
+    Loosens,
+    /// Some parameter is looser, and the requester explicitly confirmed the loosening.
+    LoosensConfirmed,
 }
 
 impl Request<'_> {
@@ -98,6 +118,7 @@ impl Request<'_> {
             Request::VerifyAudit => "audit-verify",
             Request::ReadAudit => "audit-read",
             Request::UseInbox => "inbox",
+            Request::SetOutputRules { .. } => "set-rules",
         }
     }
 }
@@ -214,6 +235,17 @@ pub enum DenyReason {
         /// The project's name.
         project: String,
     },
+    /// Loosening a project's rules was not explicitly confirmed.
+    LooseningNotConfirmed {
+        /// The project's name.
+        project: String,
+    },
+    /// The actor is a member of the project whose rules they would loosen (separation of
+    /// duties: nobody relaxes the checks on their own work).
+    OwnProjectRules {
+        /// The project's name.
+        project: String,
+    },
 }
 
 impl fmt::Display for DenyReason {
@@ -262,6 +294,16 @@ impl fmt::Display for DenyReason {
                 f,
                 "you may not review requests from project {project}, of which you are a member"
             ),
+            DenyReason::LooseningNotConfirmed { project } => write!(
+                f,
+                "the rule set loosens project {project}'s preset and the loosening was not confirmed"
+            ),
+            DenyReason::OwnProjectRules { project } => {
+                write!(
+                    f,
+                    "may not loosen the rules of project {project}: a member of it"
+                )
+            }
         }
     }
 }
@@ -339,6 +381,9 @@ pub fn authorize(actor: &Actor, request: &Request<'_>, today: Date) -> Decision 
                 missing(&[Role::Researcher])
             }
         }
+        Request::SetOutputRules { project, change } => {
+            set_output_rules(actor, project, *change, today)
+        }
         Request::VerifyAudit | Request::ReadAudit => {
             if roles.contains(Role::Compliance) {
                 allow(Some(Role::Compliance), Scope::All)
@@ -348,6 +393,39 @@ pub fn authorize(actor: &Actor, request: &Request<'_>, today: Date) -> Decision 
                 missing(&[Role::Compliance, Role::Admin])
             }
         }
+    }
+}
+
+/// Tightening: an administrator, or a researcher who may work in the project. Loosening:
+/// an administrator who is not a member of the project and confirmed it explicitly.
+fn set_output_rules(
+    actor: &Actor,
+    project: &ProjectFacts,
+    change: RulesChange,
+    today: Date,
+) -> Decision {
+    let roles = actor.roles;
+    match change {
+        RulesChange::Tightens if roles.contains(Role::Admin) => {
+            allow(Some(Role::Admin), Scope::All)
+        }
+        RulesChange::Tightens if roles.contains(Role::Researcher) => {
+            project_open_to(actor, project, today)
+                .map_or_else(|| allow(Some(Role::Researcher), Scope::Own), Decision::Deny)
+        }
+        RulesChange::Tightens => missing(&[Role::Admin, Role::Researcher]),
+        RulesChange::Loosens | RulesChange::LoosensConfirmed if !roles.contains(Role::Admin) => {
+            missing(&[Role::Admin])
+        }
+        RulesChange::Loosens | RulesChange::LoosensConfirmed if project.has_member(&actor.user) => {
+            Decision::Deny(DenyReason::OwnProjectRules {
+                project: project.name.clone(),
+            })
+        }
+        RulesChange::Loosens => Decision::Deny(DenyReason::LooseningNotConfirmed {
+            project: project.name.clone(),
+        }),
+        RulesChange::LoosensConfirmed => allow(Some(Role::Admin), Scope::All),
     }
 }
 

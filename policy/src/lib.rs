@@ -15,6 +15,7 @@ mod roles;
 pub mod sdc;
 
 pub use access::{
-    Actor, Authorized, Decision, DenyReason, JobFacts, ProjectFacts, Request, Scope, authorize,
+    Actor, Authorized, Decision, DenyReason, JobFacts, ProjectFacts, Request, RulesChange, Scope,
+    authorize,
 };
 pub use roles::{Role, RoleSet, UnknownRole};

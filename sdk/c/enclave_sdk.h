@@ -76,7 +76,8 @@ void enc_free(enc_table *t);
 
 /* Files the job wrote itself: kind is "text", "summary", "model" or "other". */
 int enc_declare(const char *file, const char *kind);
-/* A figure and the CSV of its underlying counts (write that with enc_write first). */
+/* A figure and the CSV of its underlying counts: a frequency table already written with
+ * enc_write (refused otherwise, so no figure leaves without the counts it shows). */
 int enc_declare_figure(const char *file, const char *underlying);
 /* Regression coefficients with their residual degrees of freedom. */
 int enc_declare_regression(const char *file, int64_t n_obs, int64_t residual_dof);
@@ -550,9 +551,18 @@ int enc_declare(const char *file, const char *kind) {
 }
 
 int enc_declare_figure(const char *file, const char *underlying) {
-    char name[256], counts[256];
+    char name[256], counts[256], table[300];
     if (enc__check_name(file, NULL) || enc__check_name(underlying, ".csv"))
         return -1;
+    /* A figure without its counts is the checkers' top rejection: refuse it here. */
+    snprintf(table, sizeof table, "{\"file\": %s, \"kind\": \"frequency_table\"",
+             enc__json(counts, sizeof counts, underlying));
+    int found = 0;
+    for (int i = 0; i < enc__entries && !found; i++)
+        found = strncmp(enc__manifest[i], table, strlen(table)) == 0;
+    if (!found)
+        return enc__fail("%s: write its underlying counts %s with enc_write first", file,
+                         underlying);
     return enc__record("{\"file\": %s, \"kind\": \"figure\", \"underlying\": %s}",
                        enc__json(name, sizeof name, file),
                        enc__json(counts, sizeof counts, underlying));

@@ -274,10 +274,15 @@ class Outputs:
         self._record({"file": file, "kind": kind})
 
     def figure(self, file, underlying):
-        """A figure and the CSV of its underlying counts (write that table first)."""
+        """A figure and its underlying counts: `underlying` is a FrequencyTable (or its file
+        name) already written with `write`, so the checker can check what the figure shows.
+        A figure without its counts is refused here rather than failed by the checker."""
         _check_name(file)
-        _check_name(underlying, ".csv")
-        self._record({"file": file, "kind": "figure", "underlying": underlying})
+        name = underlying.file if isinstance(underlying, FrequencyTable) else underlying
+        _check_name(name, ".csv")
+        if not any(e["file"] == name and e["kind"] == "frequency_table" for e in self.entries):
+            raise SdkError(f"{file}: write its underlying counts {name} as a FrequencyTable first")
+        self._record({"file": file, "kind": "figure", "underlying": name})
 
     def regression(self, file, n_obs, residual_dof):
         """Regression coefficients with their residual degrees of freedom."""

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::support::{Server, Stdin, audited, enclave_bin, text};
 
 mod offline;
+mod project_rules;
 mod sdk;
 
 const MANIFEST: &str = r#"{ "version": 1, "outputs": [

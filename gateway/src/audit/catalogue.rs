@@ -23,6 +23,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ),
     ("admin.project.list", "projects listed"),
     ("admin.project.member.add", "a user added to a project"),
+    (
+        "admin.project.rules",
+        "a project's own output rules set (hash, preset, loosenings)",
+    ),
     ("admin.user.add", "a user created with roles"),
     ("admin.user.disable", "a user disabled"),
     ("admin.user.enable", "a user enabled again"),

@@ -3,13 +3,14 @@
 
 use std::path::Path;
 
-use enclave_policy::{Actor, Decision, Request, RoleSet, authorize};
+use enclave_policy::sdc::{Loosening, Preset, RuleSet, sha256_hex};
+use enclave_policy::{Actor, Decision, Request, RoleSet, RulesChange, authorize};
 use serde::Serialize;
 use time::Date;
 
 use super::{Caller, Service, ServiceError, detail, event};
 use crate::audit::{NewEvent, Outcome};
-use crate::store::{DatasetRow, Store, StoreError, WriteTx};
+use crate::store::{DatasetRow, ProjectRulesRow, Store, StoreError, WriteTx};
 
 /// The operator at the host's command line. Host access implies the admin role.
 #[derive(Clone, Debug)]
@@ -52,6 +53,39 @@ pub struct DatasetRegistration {
     pub path: std::path::PathBuf,
     /// Declared class; must match the dictionaries.
     pub class: String,
+}
+
+/// A project's own output-checking rules, from a rules file (`enclave admin project rules`).
+#[derive(Clone, Debug)]
+pub struct ProjectRulesRequest {
+    /// Project name.
+    pub project: String,
+    /// The rules file's name, for error messages and the audit trail.
+    pub file: String,
+    /// The rules file's bytes (UTF-8 TOML: a preset plus overrides).
+    pub bytes: Vec<u8>,
+    /// What the operator confirmed about loosening.
+    pub loosening: LooseningConsent,
+}
+
+/// Whether the operator confirmed that the rules may be looser than the project's preset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LooseningConsent {
+    /// Tightening only: any loosening is refused.
+    Refuse,
+    /// The operator confirmed (`--allow-loosening`); the loosenings are audited.
+    Confirm,
+}
+
+/// What a project's rules were set to.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProjectRulesSet {
+    /// The rule set's name.
+    pub name: String,
+    /// SHA-256 of the stored rules (every parameter, TOML).
+    pub sha256: String,
+    /// Parameters looser than the project's preset (empty when only tightened).
+    pub loosenings: Vec<Loosening>,
 }
 
 /// Summary of a user for listings.
@@ -356,6 +390,115 @@ impl Service {
         let mut tx = self.store.begin_write().await?;
         Store::set_project_expiry(&mut tx, project, expires_on).await?;
         self.commit_with(tx, record).await
+    }
+
+    /// Sets a project's own output-checking rules from a rules file. The baseline is the
+    /// project's preset (not the preset the file names, so switching presets cannot loosen
+    /// in disguise); any looser parameter needs an administrator outside the project who
+    /// confirmed it, and the loosenings go into the audit event.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown project, `Invalid` for a rules file that does not parse
+    /// (naming file and line), `Forbidden` for an unconfirmed or disallowed loosening.
+    pub async fn admin_set_project_rules(
+        &self,
+        caller: &AdminCaller,
+        request: ProjectRulesRequest,
+    ) -> Result<ProjectRulesSet, ServiceError> {
+        let mut record = event(&caller.0, "admin.project.rules", Outcome::Ok);
+        record.target = request.project.clone();
+        record.project = request.project.clone();
+        record.role = "admin".into();
+        detail(&mut record, "file", request.file.clone());
+        detail(&mut record, "file_sha256", sha256_hex(&request.bytes));
+        detail(
+            &mut record,
+            "allow_loosening",
+            request.loosening == LooseningConsent::Confirm,
+        );
+        let Some(project) = self.store.project(&request.project).await? else {
+            return Err(self
+                .admin_missing(record, format!("unknown project {}", request.project))
+                .await);
+        };
+        let text = match std::str::from_utf8(&request.bytes) {
+            Ok(text) => text,
+            Err(error) => {
+                let valid = &request.bytes[..error.valid_up_to()];
+                let line = valid.iter().filter(|byte| **byte == b'\n').count() + 1;
+                let message = format!("{} line {line}: not UTF-8 text", request.file);
+                return Err(self.admin_invalid(record, message).await);
+            }
+        };
+        let rules = match RuleSet::from_toml(&request.file, text) {
+            Ok(rules) => rules,
+            Err(error) => return Err(self.admin_invalid(record, error.to_string()).await),
+        };
+        let Some(preset) = Preset::from_name(&project.rules) else {
+            let message = format!(
+                "project {} has an unknown preset {:?}",
+                project.facts.name, project.rules
+            );
+            return Err(self.admin_invalid(record, message).await);
+        };
+        let loosenings = rules.loosenings(&preset.rules());
+        let stored = match rules.to_toml() {
+            Ok(text) => text,
+            Err(error) => return Err(self.admin_invalid(record, error.to_string()).await),
+        };
+        let sha256 = sha256_hex(stored.as_bytes());
+        detail(&mut record, "preset", preset.as_str());
+        detail(&mut record, "rules", rules.name.clone());
+        detail(&mut record, "rules_sha256", sha256.clone());
+        let listed = serde_json::to_value(&loosenings)
+            .map_err(|e| ServiceError::Internal(format!("loosenings: {e}")))?;
+        detail(&mut record, "loosenings", listed.clone());
+        let change = match (loosenings.is_empty(), request.loosening) {
+            (true, _) => RulesChange::Tightens,
+            (false, LooseningConsent::Refuse) => RulesChange::Loosens,
+            (false, LooseningConsent::Confirm) => RulesChange::LoosensConfirmed,
+        };
+        // The host operator acts as `cli:$USER`; policy compares the login name with the
+        // project's members, so an administrator who works in the project cannot loosen it.
+        let login = caller.0.user.strip_prefix("cli:").unwrap_or(&caller.0.user);
+        let actor = Actor {
+            user: login.to_owned(),
+            roles: RoleSet::of(&[enclave_policy::Role::Admin]),
+            disabled: false,
+        };
+        let asked = Request::SetOutputRules {
+            project: &project.facts,
+            change,
+        };
+        if let Decision::Deny(reason) = authorize(&actor, &asked, self.now().date()) {
+            record.outcome = Outcome::Denied;
+            detail(&mut record, "reason", reason.to_string());
+            let mut message = reason.to_string();
+            if change == RulesChange::Loosens {
+                let names: Vec<&str> = loosenings.iter().map(|l| l.parameter).collect();
+                message = format!(
+                    "{message} (looser than {}: {}; pass --allow-loosening to confirm)",
+                    preset.as_str(),
+                    names.join(", ")
+                );
+            }
+            return Err(self.refuse(record, ServiceError::Forbidden(message)).await);
+        }
+        let row = ProjectRulesRow {
+            rules_toml: stored,
+            sha256: sha256.clone(),
+            loosenings: listed.to_string(),
+            set_by: caller.0.user.clone(),
+            set_at: self.now_text()?,
+        };
+        let mut tx = self.store.begin_write().await?;
+        Store::set_project_rules(&mut tx, &project.facts.name, &row).await?;
+        self.commit_with(tx, record).await?;
+        Ok(ProjectRulesSet {
+            name: rules.name,
+            sha256,
+            loosenings,
+        })
     }
 
     /// Projects with their facts.

@@ -1,6 +1,8 @@
 //! Output checks after a run: every quarantined output of a job (the files of `/out`, the
 //! manifest, stdout and stderr) is checked under the project's rule preset with
-//! `enclave_policy::sdc`, and the verdicts are stored with the job.
+//! `enclave_policy::sdc`, and the verdicts are stored with the job. The rule set is the
+//! project's own (set by `enclave admin project rules`, table `project_rules`) or else its
+//! preset.
 //!
 //! The runner calls [`Service::check_run_outputs`] before its completion transaction (the
 //! checks may take seconds and must not hold the write lock) and
@@ -20,7 +22,7 @@ mod screen;
 #[cfg(test)]
 mod tests;
 
-use enclave_policy::sdc::{Ledger, Preset, ReleasedTable, RuleSet, TableSpec, Verdict};
+use enclave_policy::sdc::{Ledger, Preset, ReleasedTable, RuleSet, TableSpec, Verdict, sha256_hex};
 use serde::{Deserialize, Serialize};
 
 use super::{Service, ServiceError, detail};
@@ -178,17 +180,34 @@ impl Service {
         self.record_in(tx, record).await
     }
 
-    /// The project's rule set, or why there is none (fail closed).
+    /// The project's rule set, or why there is none (fail closed): the rules an
+    /// administrator set for the project (`admin_set_project_rules`), else its preset.
     async fn project_rules(&self, job: &JobRow) -> Result<RuleSet, String> {
-        match self.store.project(&job.project).await {
-            Ok(Some(project)) => Preset::from_name(&project.rules)
+        let loaded = match self.store.project(&job.project).await {
+            Ok(Some(project)) => match self.store.project_rules(&job.project).await {
+                Ok(own) => Ok((project, own)),
+                Err(error) => Err(error),
+            },
+            Ok(None) => return Err("the project no longer exists".to_owned()),
+            Err(error) => Err(error),
+        };
+        let (project, own) = loaded.map_err(|error| {
+            tracing::error!(job = %job.id, %error, "cannot load the project's rules");
+            "the project's rule set could not be loaded".to_owned()
+        })?;
+        match own {
+            Some(own) => {
+                if sha256_hex(own.rules_toml.as_bytes()) != own.sha256 {
+                    return Err("the project's stored rule set does not match its hash".to_owned());
+                }
+                RuleSet::from_toml("project rules", &own.rules_toml).map_err(|error| {
+                    tracing::error!(job = %job.id, %error, "the project's stored rules are unusable");
+                    "the project's stored rule set is unusable".to_owned()
+                })
+            }
+            None => Preset::from_name(&project.rules)
                 .map(Preset::rules)
                 .ok_or_else(|| format!("the project's rule set {:?} is unknown", project.rules)),
-            Ok(None) => Err("the project no longer exists".to_owned()),
-            Err(error) => {
-                tracing::error!(job = %job.id, %error, "cannot load the project's rules");
-                Err("the project's rule set could not be loaded".to_owned())
-            }
         }
     }
 

@@ -28,7 +28,10 @@ use tokio::sync::Notify;
 use crate::audit::{Door, NewEvent, Outcome};
 use crate::store::{Store, StoreError, WriteTx, format_time};
 
-pub use admin::{AdminCaller, DatasetRegistration, NewProject, NewUser, RULE_PRESETS, UserSummary};
+pub use admin::{
+    AdminCaller, DatasetRegistration, LooseningConsent, NewProject, NewUser, ProjectRulesRequest,
+    ProjectRulesSet, RULE_PRESETS, UserSummary,
+};
 pub use checks::{CHECK_ERROR, ReasonSummary};
 pub use inbox::{InboxEntry, MAX_INBOX_FILES, valid_inbox_name};
 pub(crate) use jobs::job_seed;

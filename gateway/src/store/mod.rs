@@ -27,7 +27,7 @@ pub use audit::{AuditFilter, format_time};
 pub use checks::OutputCheckRow;
 pub use jobs::{JobRow, Lease, NewJob, OutputRow, RunResult};
 pub use purge::PurgeRecord;
-pub use registry::{DatasetRow, ProjectRow, UserRow, parse_date};
+pub use registry::{DatasetRow, ProjectRow, ProjectRulesRow, UserRow, parse_date};
 pub use releases::{LedgerRow, ReleaseFileRow, ReleaseRow, VoteRow};
 
 /// Which database server is behind the store.

@@ -32,6 +32,22 @@ pub struct ProjectRow {
     pub datasets: Vec<String>,
 }
 
+/// A project's own output-checking rule set: its preset tightened, or loosened by an
+/// administrator. No row means the preset as it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectRulesRow {
+    /// Every parameter, as printed by `RuleSet::to_toml`.
+    pub rules_toml: String,
+    /// SHA-256 of `rules_toml`.
+    pub sha256: String,
+    /// JSON array of the loosenings against the project's preset (`[]` when none).
+    pub loosenings: String,
+    /// Who set it (`cli:$USER`).
+    pub set_by: String,
+    /// When.
+    pub set_at: String,
+}
+
 /// A registered dataset.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DatasetRow {
@@ -216,6 +232,60 @@ impl Store {
             rules: row.try_get("rules")?,
             datasets,
         }))
+    }
+
+    /// The project's own rule set, if one was set.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn project_rules(
+        &self,
+        project: &str,
+    ) -> Result<Option<ProjectRulesRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT rules_toml, sha256, loosenings, set_by, set_at FROM project_rules \
+             WHERE project = $1",
+        )
+        .bind(project)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| {
+            Ok(ProjectRulesRow {
+                rules_toml: row.try_get("rules_toml")?,
+                sha256: row.try_get("sha256")?,
+                loosenings: row.try_get("loosenings")?,
+                set_by: row.try_get("set_by")?,
+                set_at: row.try_get("set_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Sets (or replaces) the project's own rule set.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn set_project_rules(
+        tx: &mut WriteTx,
+        project: &str,
+        rules: &ProjectRulesRow,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO project_rules (project, rules_toml, sha256, loosenings, set_by, set_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (project) DO UPDATE SET rules_toml = excluded.rules_toml, \
+             sha256 = excluded.sha256, loosenings = excluded.loosenings, \
+             set_by = excluded.set_by, set_at = excluded.set_at",
+        )
+        .bind(project)
+        .bind(&rules.rules_toml)
+        .bind(&rules.sha256)
+        .bind(&rules.loosenings)
+        .bind(&rules.set_by)
+        .bind(&rules.set_at)
+        .execute(tx.conn())
+        .await?;
+        Ok(())
     }
 
     /// Names of every project, by name.

@@ -62,6 +62,7 @@ fn check(today: Date, expected: Expect) {
         actor("erin", &[Role::Compliance]),
         actor("root", &[Role::Admin]),
         actor("multi", &[Role::Researcher, Role::Checker]),
+        actor("ann", &[Role::Admin]),
         actor("nobody", &[]),
         Actor {
             disabled: true,
@@ -94,6 +95,34 @@ fn check(today: Date, expected: Expect) {
         ("audit-verify", Request::VerifyAudit),
         ("audit-read", Request::ReadAudit),
         ("inbox", Request::UseInbox),
+        (
+            "rules study tight",
+            Request::SetOutputRules {
+                project: &study,
+                change: RulesChange::Tightens,
+            },
+        ),
+        (
+            "rules old tight",
+            Request::SetOutputRules {
+                project: &expired,
+                change: RulesChange::Tightens,
+            },
+        ),
+        (
+            "rules study loose",
+            Request::SetOutputRules {
+                project: &study,
+                change: RulesChange::Loosens,
+            },
+        ),
+        (
+            "rules study loose!",
+            Request::SetOutputRules {
+                project: &study,
+                change: RulesChange::LoosensConfirmed,
+            },
+        ),
     ];
     let mut out = String::new();
     for actor in &actors {
@@ -133,6 +162,10 @@ fn every_role_times_every_request() {
               audit-verify       deny: requires role compliance or admin
               audit-read         deny: requires role compliance or admin
               inbox              allow(researcher,own)
+              rules study tight  allow(researcher,own)
+              rules old tight    deny: project old expired on 2026-05-31
+              rules study loose  deny: requires role admin
+              rules study loose! deny: requires role admin
             bob[researcher]
               help               allow(researcher,own)
               whoami             allow(researcher,own)
@@ -148,6 +181,10 @@ fn every_role_times_every_request() {
               audit-verify       deny: requires role compliance or admin
               audit-read         deny: requires role compliance or admin
               inbox              allow(researcher,own)
+              rules study tight  deny: not a member of project study
+              rules old tight    deny: not a member of project old
+              rules study loose  deny: requires role admin
+              rules study loose! deny: requires role admin
             carol[checker]
               help               allow(checker,own)
               whoami             allow(checker,own)
@@ -163,6 +200,10 @@ fn every_role_times_every_request() {
               audit-verify       deny: requires role compliance or admin
               audit-read         deny: requires role compliance or admin
               inbox              deny: requires role researcher
+              rules study tight  deny: requires role admin or researcher
+              rules old tight    deny: requires role admin or researcher
+              rules study loose  deny: requires role admin
+              rules study loose! deny: requires role admin
             erin[compliance]
               help               allow(compliance,own)
               whoami             allow(compliance,own)
@@ -178,6 +219,10 @@ fn every_role_times_every_request() {
               audit-verify       allow(compliance,all)
               audit-read         allow(compliance,all)
               inbox              deny: requires role researcher
+              rules study tight  deny: requires role admin or researcher
+              rules old tight    deny: requires role admin or researcher
+              rules study loose  deny: requires role admin
+              rules study loose! deny: requires role admin
             root[admin]
               help               allow(admin,own)
               whoami             allow(admin,own)
@@ -193,6 +238,10 @@ fn every_role_times_every_request() {
               audit-verify       allow(admin,all)
               audit-read         allow(admin,all)
               inbox              deny: requires role researcher
+              rules study tight  allow(admin,all)
+              rules old tight    allow(admin,all)
+              rules study loose  deny: the rule set loosens project study's preset and the loosening was not confirmed
+              rules study loose! allow(admin,all)
             multi[researcher,checker]
               help               allow(researcher,own)
               whoami             allow(researcher,own)
@@ -208,6 +257,29 @@ fn every_role_times_every_request() {
               audit-verify       deny: requires role compliance or admin
               audit-read         deny: requires role compliance or admin
               inbox              allow(researcher,own)
+              rules study tight  allow(researcher,own)
+              rules old tight    deny: not a member of project old
+              rules study loose  deny: requires role admin
+              rules study loose! deny: requires role admin
+            ann[admin]
+              help               allow(admin,own)
+              whoami             allow(admin,own)
+              submit study       deny: requires role researcher
+              submit old         deny: requires role researcher
+              submit paused      deny: requires role researcher
+              jobs               allow(admin,all)
+              status alice-job   allow(admin,all)
+              status other-job   allow(admin,all)
+              outputs alice-job  allow(admin,all)
+              outputs other-job  allow(admin,all)
+              admin              allow(admin,all)
+              audit-verify       allow(admin,all)
+              audit-read         allow(admin,all)
+              inbox              deny: requires role researcher
+              rules study tight  allow(admin,all)
+              rules old tight    allow(admin,all)
+              rules study loose  deny: may not loosen the rules of project study: a member of it
+              rules study loose! deny: may not loosen the rules of project study: a member of it
             nobody[none]
               help               allow(-,own)
               whoami             allow(-,own)
@@ -223,6 +295,10 @@ fn every_role_times_every_request() {
               audit-verify       deny: requires role compliance or admin
               audit-read         deny: requires role compliance or admin
               inbox              deny: requires role researcher
+              rules study tight  deny: requires role admin or researcher
+              rules old tight    deny: requires role admin or researcher
+              rules study loose  deny: requires role admin
+              rules study loose! deny: requires role admin
             alice[researcher] disabled
               help               deny: account is disabled
               whoami             deny: account is disabled
@@ -238,6 +314,10 @@ fn every_role_times_every_request() {
               audit-verify       deny: account is disabled
               audit-read         deny: account is disabled
               inbox              deny: account is disabled
+              rules study tight  deny: account is disabled
+              rules old tight    deny: account is disabled
+              rules study loose  deny: account is disabled
+              rules study loose! deny: account is disabled
         "#]],
     );
 }
@@ -284,7 +364,9 @@ proptest! {
         let actor = Actor { user: "u".into(), roles, disabled: true };
         for request in [Request::Help, Request::WhoAmI, Request::SubmitJob { project: &p },
                         Request::ListJobs, Request::ViewJob { job: &job }, Request::Administer,
-                        Request::VerifyAudit, Request::ReadAudit] {
+                        Request::VerifyAudit, Request::ReadAudit,
+                        Request::SetOutputRules { project: &p, change: RulesChange::Tightens },
+                        Request::SetOutputRules { project: &p, change: RulesChange::LoosensConfirmed }] {
             prop_assert_eq!(authorize(&actor, &request, TODAY).into_result().err(),
                             Some(DenyReason::UserDisabled));
         }
@@ -303,5 +385,30 @@ proptest! {
                                Decision::Allow(_));
         let expected = roles.contains(Role::Researcher) && member && active && days_left >= 0;
         prop_assert_eq!(allowed, expected);
+    }
+}
+
+proptest! {
+    /// Loosening needs an administrator who is not in the project and who confirmed it;
+    /// tightening never needs more than loosening does.
+    #[test]
+    fn loosening_needs_a_confirming_outside_admin(
+        roles in any_roles(), member in any::<bool>(), active in any::<bool>(),
+        days_left in -5i64..5,
+    ) {
+        let members: &[&str] = if member { &["u"] } else { &[] };
+        let expires_on = TODAY.checked_add(time::Duration::days(days_left)).unwrap_or(TODAY);
+        let p = project("p", members, expires_on, active);
+        let actor = Actor { user: "u".into(), roles, disabled: false };
+        let allowed = |change| matches!(
+            authorize(&actor, &Request::SetOutputRules { project: &p, change }, TODAY),
+            Decision::Allow(_));
+        let admin = roles.contains(Role::Admin);
+        prop_assert!(!allowed(RulesChange::Loosens));
+        prop_assert_eq!(allowed(RulesChange::LoosensConfirmed), admin && !member);
+        let researcher_may_work = roles.contains(Role::Researcher) && member && active
+            && days_left >= 0;
+        prop_assert_eq!(allowed(RulesChange::Tightens), admin || researcher_may_work);
+        prop_assert!(!allowed(RulesChange::LoosensConfirmed) || allowed(RulesChange::Tightens));
     }
 }

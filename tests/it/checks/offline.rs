@@ -69,7 +69,11 @@ fn check_output_refuses_unusable_input_naming_file_and_line() {
         {"file": "t.csv", "kind": "frequency_table", "dimensions": ["g"], "count": "n"}]}"#;
     let missing = r#"{"version": 1, "outputs": [
         {"file": "missing.csv", "kind": "text"}]}"#;
-    let cases: [(&str, Files<'_>, &str); 6] = [
+    let magnitude = r#"{"version": 1, "outputs": [
+        {"file": "m.csv", "kind": "magnitude_table", "statistic": "sum", "dimensions": ["g"],
+         "value": "v", "evidence": "m.evidence.csv"}]}"#;
+    let nested = format!("{}{}", "[".repeat(300), "]".repeat(300));
+    let cases: [(&str, Files<'_>, &str); 11] = [
         (
             "malformed JSON",
             vec![("manifest.json", b"{\"version\": 1,\n \"outputs\": [")],
@@ -100,6 +104,45 @@ fn check_output_refuses_unusable_input_naming_file_and_line() {
             "a file above the size cap",
             vec![("big.txt", &[b'x'; 2048])],
             "big.txt: larger than the limit of 1000 bytes per file (--max-file-bytes)",
+        ),
+        (
+            "non-UTF-8 manifest",
+            vec![(
+                "manifest.json",
+                b"{\"version\": 1,\n \"outputs\": [\"\xff\"]}",
+            )],
+            "manifest.json line 2: not valid UTF-8",
+        ),
+        (
+            "manifest naming a missing evidence file",
+            vec![
+                ("manifest.json", magnitude.as_bytes()),
+                ("m.csv", b"g,v\na,1\n"),
+            ],
+            "manifest.json line 2: evidence file \"m.evidence.csv\" is not among the outputs",
+        ),
+        (
+            "ragged evidence",
+            vec![
+                ("manifest.json", magnitude.as_bytes()),
+                ("m.csv", b"g,v\na,1\n"),
+                ("m.evidence.csv", b"g,n,sum,top1,top2\na,30,300,20\n"),
+            ],
+            "m.evidence.csv line 2: row has 4 fields but the header has 5",
+        ),
+        (
+            "evidence missing a column",
+            vec![
+                ("manifest.json", magnitude.as_bytes()),
+                ("m.csv", b"g,v\na,1\n"),
+                ("m.evidence.csv", b"g,n,sum,top1\na,30,300,20\n"),
+            ],
+            "m.evidence.csv line 1:",
+        ),
+        (
+            "JSON nested deeper than the parser allows",
+            vec![("manifest.json", nested.as_bytes())],
+            "manifest.json line 1 column",
         ),
         (
             "a count that is not a number",

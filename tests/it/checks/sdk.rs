@@ -69,7 +69,14 @@ visits = FrequencyTable("visits.csv", [("region", ["north", "south"]), ("sex", [
                         ("age", ["young", "old"])], count="n", round_to=5)
 for _ in range(4000):
     visits.add(rng.choice(["north", "south"]), rng.choice(["F", "M"]), rng.choice(["young", "old"]))
+try:
+    out.figure("visits.png", visits)
+except SdkError as error:
+    print("refused:", error)
 out.write(visits)
+with open({out:?} + "/visits.png", "wb") as f:
+    f.write(b"\x89PNG\r\n\x1a\n")
+out.figure("visits.png", visits)
 cost = MagnitudeTable("cost.csv", [("region", ["north", "south"])], value="mean_cost")
 for _ in range(200):
     cost.contribute(rng.choice(["north", "south"]), total=rng.uniform(100, 200))
@@ -94,7 +101,8 @@ out.write_manifest()
     assert!(run.status.success(), "{}", text(&run.stderr));
     assert_eq!(
         text(&run.stdout).trim(),
-        "refused: column 'person_id' looks like a person identifier"
+        "refused: visits.png: write its underlying counts visits.csv as a FrequencyTable first\n\
+         refused: column 'person_id' looks like a person identifier"
     );
     assert_rounded_with_consistent_total(&dir.path().join("visits.csv"));
     let got = verdicts(&dir, "opensafely");
@@ -109,6 +117,7 @@ out.write_manifest()
             ("cost.evidence.csv", "fail"),
             ("notes.txt", "review"),
             ("visits.csv", "pass"),
+            ("visits.png", "review"),
         ],
         "{got:?}"
     );
@@ -150,7 +159,17 @@ int main(int argc, char **argv) {
         int r[1] = {i % 3};
         enc_contribute(s, r, 100.0 + i % 7, 1);
     }
-    if (enc_write(t) || enc_write(s) || enc_write_manifest())
+    if (enc_declare_figure("visits.png", "visits.csv") == 0)
+        return printf("figure without its counts accepted\n"), 1;
+    printf("refused: %s\n", enc_error());
+    if (enc_write(t) || enc_write(s) || enc_declare_figure("visits.png", "visits.csv"))
+        return printf("%s\n", enc_error()), 1;
+    char png[512];
+    snprintf(png, sizeof png, "%s/visits.png", argv[1]);
+    FILE *f = fopen(png, "wb");
+    if (!f || fwrite("\x89PNG\r\n\x1a\n", 1, 8, f) != 8 || fclose(f))
+        return printf("cannot write %s\n", png), 1;
+    if (enc_write_manifest())
         return printf("%s\n", enc_error()), 1;
     (void)argc;
     return 0;
@@ -177,7 +196,8 @@ int main(int argc, char **argv) {
     assert!(run.status.success(), "{}", text(&run.stdout));
     assert_eq!(
         text(&run.stdout).trim(),
-        "refused: visits.csv: counts cannot be negative"
+        "refused: visits.csv: counts cannot be negative\n\
+         refused: visits.png: write its underlying counts visits.csv with enc_write first"
     );
     assert_rounded_with_consistent_total(&out_dir.path().join("visits.csv"));
     let got = verdicts(&out_dir, "opensafely");
@@ -191,6 +211,7 @@ int main(int argc, char **argv) {
             ("spend.csv", "pass"),
             ("spend.evidence.csv", "fail"),
             ("visits.csv", "pass"),
+            ("visits.png", "review"),
         ],
         "{got:?}"
     );

@@ -1,0 +1,4 @@
+//! Fuzz target `outputs`: see `enclave_fuzz::targets::outputs` for what it feeds and asserts.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| enclave_fuzz::targets::outputs(data));
