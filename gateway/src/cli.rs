@@ -217,6 +217,14 @@ enum ProjectCommand {
         /// Last valid day, YYYY-MM-DD.
         expires: String,
     },
+    /// Set how many independent approvals each released file needs (1 only when all the
+    /// project's data is anonymized; never fewer than 2 for pseudonymized data).
+    SetApprovals {
+        /// Project name.
+        project: String,
+        /// Approvals per file, 1 to 9.
+        approvals: i64,
+    },
     /// Set the project's output-checking rules from a rules file (a preset plus
     /// overrides). Tightening only, unless --allow-loosening; either way audited.
     Rules {
@@ -510,6 +518,10 @@ async fn admin(service: &Service, command: AdminCommand) -> anyhow::Result<ExitC
                     .await
                     .map(|()| format!("{project} now expires on {expires_on}"))
             }
+            AdminCommand::Project(ProjectCommand::SetApprovals { project, approvals }) => service
+                .admin_set_release_approvals(&caller, &project, approvals)
+                .await
+                .map(|()| format!("{project}: each released file now needs {approvals} approvals")),
             AdminCommand::Project(ProjectCommand::Rules {
                 project,
                 file,

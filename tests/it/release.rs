@@ -725,3 +725,36 @@ fn a_released_table_feeds_the_differencing_check_of_later_jobs() {
         "the finding names the earlier release: {review}"
     );
 }
+
+#[test]
+fn a_project_may_ask_for_more_approvals_but_never_fewer_than_two_on_pseudonymized_data() {
+    let server = Server::demo();
+    let refused = server.enclave(&["admin", "project", "set-approvals", "diabetes-study", "1"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("pseudonymized"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let set = server.enclave(&["admin", "project", "set-approvals", "diabetes-study", "3"]);
+    assert!(set.status.success(), "{}", text(&set.stderr));
+
+    let job = release_job(&server, RISKY);
+    let id = request(&server, &job, &["table.csv"], &[]);
+    ok(&server, "carol", &["vote", &id, "table.csv", "approve"]);
+    ok(&server, "dave", &["vote", &id, "table.csv", "approve"]);
+    let two = request_json(&server, "alice", &id);
+    assert_eq!(two["approvals_required"], 3);
+    assert_eq!(two["state"], "partially_reviewed");
+    assert_eq!(two["blinded"], true);
+    ok(&server, "frank", &["vote", &id, "table.csv", "approve"]);
+    assert_eq!(request_json(&server, "alice", &id)["state"], "released");
+    let events = server.audit_events();
+    assert!(audited(
+        &events,
+        "admin.project.approvals",
+        "error",
+        "pseudonymized"
+    ));
+    assert!(audited(&events, "admin.project.approvals", "ok", "3"));
+}

@@ -12,6 +12,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "admin.dataset.register",
         "a dataset version registered (details: version, tables)",
     ),
+    (
+        "admin.project.approvals",
+        "approvals per released file set for a project",
+    ),
     ("admin.project.create", "a project created"),
     (
         "admin.project.dataset.add",

@@ -392,6 +392,53 @@ impl Service {
         self.commit_with(tx, record).await
     }
 
+    /// Sets how many independent approvals each released file of a project needs. One is
+    /// allowed only when every dataset granted to the project is anonymized; the policy's
+    /// floor (two for pseudonymized data) applies whatever is stored.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown project, `Invalid` for a number out of range or one below
+    /// two on pseudonymized data.
+    pub async fn admin_set_release_approvals(
+        &self,
+        caller: &AdminCaller,
+        project: &str,
+        approvals: i64,
+    ) -> Result<(), ServiceError> {
+        let mut record = self
+            .admin_event(caller, "admin.project.approvals", project)
+            .await?;
+        record.project = project.to_owned();
+        detail(&mut record, "approvals", approvals);
+        let Some(row) = self.store.project(project).await? else {
+            return Err(self
+                .admin_missing(record, format!("unknown project {project}"))
+                .await);
+        };
+        let mut problem = (!(1..=9).contains(&approvals))
+            .then(|| format!("approvals must be between 1 and 9, not {approvals}"));
+        if approvals < 2 {
+            for dataset in &row.datasets {
+                let class = self.store.dataset(dataset).await?.map(|d| d.class);
+                if class.as_deref() != Some("anonymized") {
+                    problem.get_or_insert_with(|| {
+                        format!(
+                            "dataset {dataset} is pseudonymized: every file needs at least 2 approvals"
+                        )
+                    });
+                }
+            }
+        }
+        if let Some(message) = problem {
+            record.outcome = Outcome::Error;
+            detail(&mut record, "reason", message.clone());
+            return Err(self.refuse(record, ServiceError::Invalid(message)).await);
+        }
+        let mut tx = self.store.begin_write().await?;
+        Store::set_release_approvals(&mut tx, project, approvals).await?;
+        self.commit_with(tx, record).await
+    }
+
     /// Sets a project's own output-checking rules from a rules file. The baseline is the
     /// project's preset (not the preset the file names, so switching presets cannot loosen
     /// in disguise); any looser parameter needs an administrator outside the project who

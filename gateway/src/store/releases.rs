@@ -341,6 +341,23 @@ impl Store {
             .collect()
     }
 
+    /// Sets the approvals a project asks for per file.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn set_release_approvals(
+        tx: &mut WriteTx,
+        project: &str,
+        approvals: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE projects SET release_approvals = $1 WHERE name = $2")
+            .bind(approvals)
+            .bind(project)
+            .execute(tx.conn())
+            .await?;
+        Ok(())
+    }
+
     /// Approvals the project asks for per file (before the policy's floor).
     ///
     /// # Errors
