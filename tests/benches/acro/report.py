@@ -88,6 +88,13 @@ def write_report(path, lines, disagreements, setup):
             "cell's feasible interval is at least the threshold wide. In 1-D tables ACRO's "
             "suppressed cells are not recovered by this attack only because there are many of "
             "them per line; a 1-D table with one small cell gives it away.",
+            "- **The price.** Secondary suppression hides cells that pass: few in 1-D and 2-D "
+            "tables (one per line at most), many in 3-D and 4-D tables with about 7% failing "
+            "cells, where hypercubes overlap little (the *secondary* column against the cell "
+            "count). That is what it costs for no hidden cell to be recoverable; a researcher "
+            "who needs those cells can merge levels or publish fewer dimensions, and the "
+            "reviewers see both versions. ACRO hides fewer cells because it does not protect "
+            "them.",
             "- **Verdict differences** (enclave stricter, ACRO stricter, other) would be listed "
             "above cell by cell with both tools' reasons; on these tables, with string labels "
             "and ACRO's rules in both, there are none: the per-cell rules agree exactly.",
