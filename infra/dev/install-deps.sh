@@ -41,3 +41,21 @@ fi
 if ! "$(dirname "$0")/../../sdk/python/build-runner.sh" --install-tool; then
   echo "warning: could not install componentize-py; Python jobs cannot be built" >&2
 fi
+
+# Zig (and C) jobs: PyPI ziglang in a venv under /var/tmp, reused across runs and clones
+# (tests/it/zig.rs builds sdk/examples/zig/ with it). Its first build fills a ~53 MB cache:
+# point ZIG_GLOBAL_CACHE_DIR at /var/tmp/enclave-zig/cache when building by hand.
+# Needs PyPI once; without it everything but the Zig test still works.
+ZIGLANG_VERSION=0.17.0
+zig_venv=/var/tmp/enclave-zig/venv
+# The stamp is written last, so an interrupted install is redone rather than trusted.
+if [[ $(cat "$zig_venv/.enclave-complete" 2>/dev/null) != "$ZIGLANG_VERSION" ]]; then
+  echo "installing ziglang $ZIGLANG_VERSION (PyPI) into $zig_venv"
+  if rm -rf "$zig_venv" && python3 -m venv "$zig_venv" &&
+    "$zig_venv/bin/pip" install --quiet --disable-pip-version-check "ziglang==$ZIGLANG_VERSION"; then
+    echo "$ZIGLANG_VERSION" >"$zig_venv/.enclave-complete"
+    mkdir -p /var/tmp/enclave-zig/cache
+  else
+    echo "warning: could not install ziglang; Zig jobs cannot be built" >&2
+  fi
+fi

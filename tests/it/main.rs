@@ -18,3 +18,4 @@ mod restart;
 mod support;
 mod telemetry;
 mod vertical_slice;
+mod zig;
