@@ -436,7 +436,7 @@ impl Service {
     }
 
     /// Starts an admin event and checks the admin permission.
-    async fn admin_event(
+    pub(super) async fn admin_event(
         &self,
         caller: &AdminCaller,
         action: &str,
@@ -460,19 +460,31 @@ impl Service {
         Ok(record)
     }
 
-    async fn commit_with(&self, mut tx: WriteTx, record: NewEvent) -> Result<(), ServiceError> {
+    pub(super) async fn commit_with(
+        &self,
+        mut tx: WriteTx,
+        record: NewEvent,
+    ) -> Result<(), ServiceError> {
         self.record_in(&mut tx, record).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn admin_invalid(&self, mut record: NewEvent, message: String) -> ServiceError {
+    pub(super) async fn admin_invalid(
+        &self,
+        mut record: NewEvent,
+        message: String,
+    ) -> ServiceError {
         record.outcome = Outcome::Error;
         detail(&mut record, "reason", message.clone());
         self.refuse(record, ServiceError::Invalid(message)).await
     }
 
-    async fn admin_missing(&self, mut record: NewEvent, message: String) -> ServiceError {
+    pub(super) async fn admin_missing(
+        &self,
+        mut record: NewEvent,
+        message: String,
+    ) -> ServiceError {
         record.outcome = Outcome::Error;
         detail(&mut record, "reason", message.clone());
         self.refuse(record, ServiceError::NotFound(message)).await
