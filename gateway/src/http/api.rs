@@ -211,7 +211,7 @@ async fn submit(
         .service
         .submit(&caller, request)
         .await
-        .map(|id| serde_json::json!({ "job": id }));
+        .map(|id| serde_json::json!({ "id": id, "state": "queued" }));
     reply(&caller, result).map(|response| (StatusCode::CREATED, response).into_response())
 }
 
@@ -232,7 +232,7 @@ async fn outputs(
         .service
         .outputs(&caller, &id)
         .await
-        .map(|outputs| serde_json::json!({ "outputs": outputs }));
+        .map(|outputs| serde_json::json!({ "id": id, "outputs": outputs }));
     reply(&caller, result)
 }
 
@@ -244,7 +244,7 @@ async fn releases(
         .service
         .releases(&caller)
         .await
-        .map(|releases| serde_json::json!({ "releases": releases }));
+        .map(|requests| serde_json::json!({ "requests": requests }));
     reply(&caller, result)
 }
 
@@ -297,7 +297,7 @@ async fn request_release(
         .service
         .request_release(&caller, submission)
         .await
-        .map(|id| serde_json::json!({ "release": id }));
+        .map(|id| serde_json::json!({ "request": id }));
     reply(&caller, result).map(|response| (StatusCode::CREATED, response).into_response())
 }
 
@@ -318,7 +318,7 @@ async fn withdraw(
         .service
         .withdraw_release(&caller, &id)
         .await
-        .map(|()| serde_json::json!({ "release": id, "withdrawn": true }));
+        .map(|()| serde_json::json!({ "request": id, "state": "withdrawn" }));
     reply(&caller, result)
 }
 
@@ -387,7 +387,7 @@ async fn review_queue(
         .service
         .review_queue(&caller)
         .await
-        .map(|releases| serde_json::json!({ "releases": releases }));
+        .map(|requests| serde_json::json!({ "requests": requests }));
     reply(&caller, result)
 }
 

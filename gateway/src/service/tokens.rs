@@ -127,6 +127,7 @@ impl Service {
                 .admin_missing(record, format!("unknown token {id}"))
                 .await);
         };
+        detail(&mut record, "token", id);
         detail(&mut record, "user", row.user.clone());
         if row.revoked_at.is_some() {
             record.outcome = Outcome::Error;
@@ -214,6 +215,7 @@ impl Service {
         let Some(row) = self.store.token(id).await? else {
             let mut record = refused("unknown token", &caller);
             record.target = id.to_owned();
+            detail(&mut record, "token", id);
             return Err(self
                 .refuse(
                     record,
@@ -233,6 +235,7 @@ impl Service {
         };
         let mut record = event(&caller, "session.token", Outcome::Ok);
         record.target = id.to_owned();
+        detail(&mut record, "token", id);
         if let Some(reason) = reason {
             record.outcome = Outcome::Denied;
             detail(&mut record, "reason", reason);
