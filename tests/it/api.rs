@@ -119,6 +119,36 @@ fn tokens_are_shown_once_used_and_revoked() {
         "{token}"
     );
 
+    // The OpenAPI document is public, parses, and lists every endpoint.
+    let doc = call(&server, None, "GET", "/api/v1/openapi.json", b"");
+    assert_eq!(doc.status, 200, "{}", text(&doc.body));
+    let doc = doc.json();
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("3."),
+        "{doc}"
+    );
+    let paths = doc["paths"].as_object().expect("paths");
+    for path in [
+        "/api/v1/whoami",
+        "/api/v1/jobs",
+        "/api/v1/jobs/{id}",
+        "/api/v1/jobs/{id}/outputs",
+        "/api/v1/releases",
+        "/api/v1/releases/{id}",
+        "/api/v1/releases/{id}/withdraw",
+        "/api/v1/releases/{id}/votes",
+        "/api/v1/releases/{id}/files/{file}",
+        "/api/v1/review-queue",
+        "/api/v1/audit",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing from {paths:?}");
+    }
+    assert!(paths["/api/v1/jobs"]["post"].is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+
     let who = get(&server, &token, "/api/v1/whoami");
     assert_eq!(who.status, 200, "{}", text(&who.body));
     assert_eq!(who.json()["user"], "alice");

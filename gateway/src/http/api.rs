@@ -15,7 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use enclave_policy::release::Vote;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
 
 use super::RequestId;
 use crate::service::{Caller, ReleaseSubmission, Service, ServiceError, SubmitRequest};
@@ -47,8 +48,59 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .route("/api/v1/releases/{id}/files/{file}", get(download))
         .route("/api/v1/review-queue", get(review_queue))
         .route("/api/v1/audit", get(audit))
+        .route("/api/v1/openapi.json", get(openapi))
         .fallback(not_found)
         .with_state(state)
+}
+
+/// The API's OpenAPI document, generated from the handlers' annotations.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "enclave", description = "JSON API of the enclave HTTPS door"),
+    paths(
+        whoami,
+        jobs,
+        submit,
+        job,
+        outputs,
+        releases,
+        request_release,
+        release,
+        withdraw,
+        vote,
+        download,
+        review_queue,
+        audit
+    ),
+    components(schemas(ErrorBody, ErrorDetail, ReleaseBody, VoteBody)),
+    modifiers(&BearerAuth)
+)]
+pub(crate) struct ApiDoc;
+
+/// Declares the `bearer` security scheme (`Authorization: Bearer enc_<id>_<secret>`).
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "a per-user API token from `enclave admin token create`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// `GET /api/v1/openapi.json`: public, like `/healthz` (it describes, never answers).
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
 }
 
 /// A refusal or failure as the API shows it.
@@ -71,16 +123,34 @@ fn status_and_code(error: &ServiceError) -> (StatusCode, &'static str) {
     }
 }
 
+/// The body of every error reply.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorDetail {
+    /// Stable code: `unauthenticated`, `forbidden`, `invalid`, `not_found`,
+    /// `conflict`, `unavailable` or `internal`.
+    code: &'static str,
+    /// One line for people; never secrets.
+    message: String,
+    /// The request id, also in `x-request-id` and the audit trail.
+    request_id: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = status_and_code(&self.error);
-        let body = serde_json::json!({
-            "error": {
-                "code": code,
-                "message": self.error.to_string(),
-                "request_id": self.request_id,
-            }
-        });
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: self.error.to_string(),
+                request_id: self.request_id,
+            },
+        };
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
@@ -144,10 +214,24 @@ async fn not_found(request_id: Option<Extension<RequestId>>) -> ApiError {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/whoami",
+    tag = "session",
+    responses((status = 200, description = "the caller's identity and roles"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn whoami(State(state): State<ApiState>, Authenticated(caller): Authenticated) -> ApiResult {
     reply(&caller, state.service.whoami(&caller).await)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs",
+    tag = "jobs",
+    responses((status = 200, description = "`{ jobs: [...] }`, the jobs the caller may see"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn jobs(State(state): State<ApiState>, Authenticated(caller): Authenticated) -> ApiResult {
     let result = state
         .service
@@ -167,6 +251,15 @@ struct SubmitQuery {
     python: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs",
+    tag = "jobs",
+    params(("project" = String, Query, description = "project"), ("name" = String, Query, description = "job name"), ("dataset" = Option<String>, Query, description = "dataset, when the project has several"), ("python" = Option<bool>, Query, description = "the body is a Python script")),
+    request_body(content = String, content_type = "application/octet-stream", description = "the WebAssembly module (or Python script), at most the configured module size"),
+    responses((status = 201, description = "`{ id, state }` of the queued job"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn submit(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
@@ -215,6 +308,14 @@ async fn submit(
     reply(&caller, result).map(|response| (StatusCode::CREATED, response).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "job or request id")),
+    responses((status = 200, description = "the job's state, limits, usage and outputs"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn job(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
@@ -223,6 +324,14 @@ async fn job(
     reply(&caller, state.service.status(&caller, &id).await)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}/outputs",
+    tag = "jobs",
+    params(("id" = String, Path, description = "job or request id")),
+    responses((status = 200, description = "`{ id, outputs }`: names, sizes, hashes and verdicts"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn outputs(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
@@ -236,6 +345,13 @@ async fn outputs(
     reply(&caller, result)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/releases",
+    tag = "releases",
+    responses((status = 200, description = "`{ requests: [...] }` visible to the caller"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn releases(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
@@ -251,6 +367,7 @@ async fn releases(
 /// Body of `POST /api/v1/releases`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 struct ReleaseBody {
     job: String,
     files: Vec<String>,
@@ -280,6 +397,14 @@ async fn json_body<T: serde::de::DeserializeOwned>(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/releases",
+    tag = "releases",
+    request_body = ReleaseBody,
+    responses((status = 201, description = "`{ request }`: the new request's id"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn request_release(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
@@ -301,6 +426,14 @@ async fn request_release(
     reply(&caller, result).map(|response| (StatusCode::CREATED, response).into_response())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/releases/{id}",
+    tag = "releases",
+    params(("id" = String, Path, description = "job or request id")),
+    responses((status = 200, description = "the request, its files and (unblinded) votes"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn release(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
@@ -309,6 +442,14 @@ async fn release(
     reply(&caller, state.service.release_request(&caller, &id).await)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/releases/{id}/withdraw",
+    tag = "releases",
+    params(("id" = String, Path, description = "job or request id")),
+    responses((status = 200, description = "`{ request, state }`"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn withdraw(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
@@ -325,6 +466,7 @@ async fn withdraw(
 /// Body of `POST /api/v1/releases/{id}/votes`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 struct VoteBody {
     file: String,
     vote: String,
@@ -332,6 +474,15 @@ struct VoteBody {
     comment: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/releases/{id}/votes",
+    tag = "releases",
+    params(("id" = String, Path, description = "job or request id")),
+    request_body = VoteBody,
+    responses((status = 200, description = "the request after the vote"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn vote(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
@@ -358,6 +509,14 @@ async fn vote(
     reply(&caller, result)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/releases/{id}/files/{file}",
+    tag = "releases",
+    params(("id" = String, Path, description = "job or request id"), ("file" = String, Path, description = "file name")),
+    responses((status = 200, description = "the released file's bytes", content_type = "application/octet-stream"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn download(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
@@ -379,6 +538,13 @@ async fn download(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/review-queue",
+    tag = "releases",
+    responses((status = 200, description = "`{ requests: [...] }` awaiting the checker"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn review_queue(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
@@ -408,6 +574,14 @@ struct AuditQuery {
     limit: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    params(("actor" = Option<String>, Query, description = "exact actor"), ("project" = Option<String>, Query, description = "exact project"), ("dataset" = Option<String>, Query, description = "exact dataset"), ("target" = Option<String>, Query, description = "exact target"), ("action" = Option<String>, Query, description = "exact action code"), ("outcome" = Option<String>, Query, description = "ok, denied or error"), ("from" = Option<String>, Query, description = "RFC 3339, inclusive"), ("to" = Option<String>, Query, description = "RFC 3339, exclusive"), ("after" = Option<i64>, Query, description = "events after this sequence number"), ("limit" = Option<i64>, Query, description = "at most this many (default 1000)")),
+    responses((status = 200, description = "`{ events: [...] }` matching the filters, oldest first"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
 async fn audit(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
