@@ -442,6 +442,18 @@ impl Service {
         action: &str,
         target: &str,
     ) -> Result<NewEvent, ServiceError> {
+        self.admin_event_for(caller, action, target, &Request::Administer)
+            .await
+    }
+
+    /// Starts an admin event and checks `request` for the operator.
+    pub(super) async fn admin_event_for(
+        &self,
+        caller: &AdminCaller,
+        action: &str,
+        target: &str,
+        request: &Request<'_>,
+    ) -> Result<NewEvent, ServiceError> {
         let mut record = event(&caller.0, action, Outcome::Ok);
         record.target = target.to_owned();
         record.role = "admin".into();
@@ -450,7 +462,7 @@ impl Service {
             roles: RoleSet::of(&[enclave_policy::Role::Admin]),
             disabled: false,
         };
-        if let Decision::Deny(reason) = authorize(&actor, &Request::Administer, self.now().date()) {
+        if let Decision::Deny(reason) = authorize(&actor, request, self.now().date()) {
             record.outcome = Outcome::Denied;
             detail(&mut record, "reason", reason.to_string());
             return Err(self

@@ -5,6 +5,7 @@
 //! Invariant: no secret is stored, logged or audited; only token ids are.
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use enclave_policy::Request;
 use serde::Serialize;
 
 use super::admin::AdminCaller;
@@ -80,7 +81,9 @@ impl Service {
         user: &str,
         label: &str,
     ) -> Result<CreatedToken, ServiceError> {
-        let mut record = self.admin_event(caller, "admin.token.create", user).await?;
+        let mut record = self
+            .admin_event_for(caller, "admin.token.create", user, &Request::ManageTokens)
+            .await?;
         if self.store.user(user).await?.is_none() {
             return Err(self
                 .admin_missing(record, format!("unknown user {user}"))
@@ -121,7 +124,9 @@ impl Service {
         caller: &AdminCaller,
         id: &str,
     ) -> Result<(), ServiceError> {
-        let mut record = self.admin_event(caller, "admin.token.revoke", id).await?;
+        let mut record = self
+            .admin_event_for(caller, "admin.token.revoke", id, &Request::ManageTokens)
+            .await?;
         let Some(row) = self.store.token(id).await? else {
             return Err(self
                 .admin_missing(record, format!("unknown token {id}"))
@@ -153,7 +158,9 @@ impl Service {
         &self,
         caller: &AdminCaller,
     ) -> Result<Vec<TokenSummary>, ServiceError> {
-        let record = self.admin_event(caller, "admin.token.list", "-").await?;
+        let record = self
+            .admin_event_for(caller, "admin.token.list", "-", &Request::ManageTokens)
+            .await?;
         let tokens = self.store.tokens().await?;
         self.record(record).await?;
         Ok(tokens
