@@ -176,6 +176,18 @@ fn tokens_are_shown_once_used_and_revoked() {
     let wrong = format!("enc_{id}_{}", "0".repeat(64));
     get(&server, &wrong, "/api/v1/whoami").refused(401, "unauthenticated");
 
+    // A disabled owner's token stops working at once, and works again when re-enabled.
+    let disable = server.enclave(&["admin", "user", "disable", "alice"]);
+    assert!(disable.status.success(), "{}", text(&disable.stderr));
+    get(&server, &token, "/api/v1/whoami").refused(401, "unauthenticated");
+    assert!(
+        server
+            .enclave(&["admin", "user", "enable", "alice"])
+            .status
+            .success()
+    );
+    assert_eq!(get(&server, &token, "/api/v1/whoami").status, 200);
+
     let revoke = server.enclave(&["admin", "token", "revoke", &id]);
     assert!(revoke.status.success(), "{}", text(&revoke.stderr));
     let after = get(&server, &token, "/api/v1/whoami");
@@ -210,6 +222,7 @@ fn tokens_are_shown_once_used_and_revoked() {
     ));
     assert!(audited(&events, "session.token", "denied", "wrong secret"));
     assert!(audited(&events, "session.token", "denied", "revoked token"));
+    assert!(audited(&events, "session.token", "denied", "disabled user"));
     // The request id the client saw is the one in the trail.
     assert!(
         events

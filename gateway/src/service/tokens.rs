@@ -181,7 +181,7 @@ impl Service {
     ///
     /// # Errors
     /// `Unauthenticated` for a missing, malformed, unknown, revoked or wrong
-    /// token, or one whose owner no longer exists.
+    /// token, or one whose owner no longer exists or is disabled.
     pub async fn authenticate_token(
         &self,
         presented: Option<&str>,
@@ -235,10 +235,13 @@ impl Service {
             Some("wrong secret")
         } else if row.revoked_at.is_some() {
             Some("revoked token")
-        } else if self.store.user(&row.user).await?.is_none() {
-            Some("unknown user")
         } else {
-            None
+            match self.store.user(&row.user).await? {
+                None => Some("unknown user"),
+                // Refused at sign-in, as over SSH (policy refuses every request anyway).
+                Some(user) if user.disabled => Some("disabled user"),
+                Some(_) => None,
+            }
         };
         let mut record = event(&caller, "session.token", Outcome::Ok);
         record.target = id.to_owned();
