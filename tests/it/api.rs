@@ -141,6 +141,8 @@ fn tokens_are_shown_once_used_and_revoked() {
         "/api/v1/releases/{id}/withdraw",
         "/api/v1/releases/{id}/votes",
         "/api/v1/releases/{id}/files/{file}",
+        "/api/v1/releases/{id}/review",
+        "/api/v1/releases/{id}/review/files/{file}",
         "/api/v1/review-queue",
         "/api/v1/audit",
     ] {
@@ -319,6 +321,25 @@ fn ssh_and_https_give_the_same_answers() {
     let queue = get(&server, &carol, "/api/v1/review-queue");
     assert_eq!(queue.status, 200, "{}", text(&queue.body));
     assert!(text(&queue.body).contains(&id));
+
+    // The checker's view and the file under review, as over SSH.
+    let ssh_review: Value =
+        serde_json::from_str(&ok(&server, "carol", &["review", &id, "--json"])).expect("JSON");
+    assert_eq!(
+        get(&server, &carol, &format!("/api/v1/releases/{id}/review")).json(),
+        ssh_review
+    );
+    get(&server, &alice, &format!("/api/v1/releases/{id}/review")).refused(403, "forbidden");
+    let under_review = get(
+        &server,
+        &carol,
+        &format!("/api/v1/releases/{id}/review/files/table.csv"),
+    );
+    assert_eq!(under_review.status, 200, "{}", text(&under_review.body));
+    assert_eq!(
+        under_review.body,
+        ok(&server, "carol", &["review-cat", &id, "table.csv"]).into_bytes()
+    );
 
     let votes = format!("/api/v1/releases/{id}/votes");
     let approve = serde_json::json!({ "file": "table.csv", "vote": "approve" });

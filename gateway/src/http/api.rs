@@ -46,6 +46,11 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .route("/api/v1/releases/{id}/withdraw", post(withdraw))
         .route("/api/v1/releases/{id}/votes", post(vote))
         .route("/api/v1/releases/{id}/files/{file}", get(download))
+        .route("/api/v1/releases/{id}/review", get(review))
+        .route(
+            "/api/v1/releases/{id}/review/files/{file}",
+            get(review_file),
+        )
         .route("/api/v1/review-queue", get(review_queue))
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/openapi.json", get(openapi))
@@ -69,6 +74,8 @@ pub(crate) fn routes(state: ApiState) -> Router {
         withdraw,
         vote,
         download,
+        review,
+        review_file,
         review_queue,
         audit
     ),
@@ -522,20 +529,64 @@ async fn download(
     Authenticated(caller): Authenticated,
     Path((id, file)): Path<(String, String)>,
 ) -> ApiResult {
-    match state.service.download(&caller, &id, &file).await {
-        Ok(bytes) => Ok((
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            )],
-            bytes,
-        )
-            .into_response()),
-        Err(error) => Err(ApiError {
+    bytes(&caller, state.service.download(&caller, &id, &file).await)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/releases/{id}/review",
+    tag = "releases",
+    params(("id" = String, Path, description = "request id")),
+    responses((status = 200, description = "what a checker sees: context, files, verdicts, suggestions"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn review(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult {
+    reply(&caller, state.service.review(&caller, &id).await)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/releases/{id}/review/files/{file}",
+    tag = "releases",
+    params(
+        ("id" = String, Path, description = "request id"),
+        ("file" = String, Path, description = "file name")
+    ),
+    responses(
+        (status = 200, description = "a file under review, for a checker", content_type = "application/octet-stream"),
+        (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
+async fn review_file(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    Path((id, file)): Path<(String, String)>,
+) -> ApiResult {
+    bytes(&caller, state.service.review_cat(&caller, &id, &file).await)
+}
+
+/// Maps a core result holding file contents to an octet-stream response.
+fn bytes(caller: &Caller, result: Result<Vec<u8>, ServiceError>) -> ApiResult {
+    result
+        .map(|bytes| {
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                )],
+                bytes,
+            )
+                .into_response()
+        })
+        .map_err(|error| ApiError {
             error,
             request_id: caller.request_id.clone(),
-        }),
-    }
+        })
 }
 
 #[utoipa::path(
