@@ -143,6 +143,7 @@ pub async fn serve(
         let module_limit =
             usize::try_from(config.limits.to_sandbox().module_bytes).unwrap_or(usize::MAX);
         let ssh = crate::ssh::SshServer::new(service.clone(), module_limit);
+        let https_service = service.clone();
         let ssh_config = crate::ssh::server_config(host_key);
         tasks.spawn(async move {
             ssh.serve(ssh_listener, ssh_config)
@@ -154,7 +155,7 @@ pub async fn serve(
             config.https.private_key.clone(),
         );
         tasks.spawn(async move {
-            crate::http::serve(https_listener, &cert, &key)
+            crate::http::serve(https_listener, &cert, &key, https_service, module_limit)
                 .await
                 .context("HTTPS door failed")
         });

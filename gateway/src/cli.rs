@@ -138,6 +138,29 @@ enum AdminCommand {
     /// Datasets.
     #[command(subcommand)]
     Dataset(DatasetCommand),
+    /// API tokens for the HTTPS door.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Create an API token for a user; the token is printed once, as the
+    /// last line, and only its hash is kept.
+    Create {
+        /// Login name.
+        user: String,
+        /// A label to recognise the token by in listings.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Revoke a token by its id (shown by `create` and `list`).
+    Revoke {
+        /// Token id.
+        id: String,
+    },
+    /// List tokens (ids, owners, labels; never secrets).
+    List,
 }
 
 #[derive(Subcommand, Debug)]
@@ -463,6 +486,40 @@ async fn admin(service: &Service, command: AdminCommand) -> anyhow::Result<ExitC
                 .admin_set_disabled(&caller, &name, false)
                 .await
                 .map(|()| format!("user {name} enabled")),
+            AdminCommand::Token(TokenCommand::Create { user, name }) => service
+                .admin_create_token(&caller, &user, &name)
+                .await
+                .map(|created| {
+                    format!(
+                        "token {} created for {user}; it is shown only once:\n{}",
+                        created.id, created.token
+                    )
+                }),
+            AdminCommand::Token(TokenCommand::Revoke { id }) => service
+                .admin_revoke_token(&caller, &id)
+                .await
+                .map(|()| format!("token {id} revoked")),
+            AdminCommand::Token(TokenCommand::List) => {
+                service.admin_tokens(&caller).await.map(|tokens| {
+                    tokens
+                        .iter()
+                        .map(|t| {
+                            format!(
+                                "{:<14} {:<20} {:<24} created={} {}",
+                                t.id,
+                                t.user,
+                                if t.label.is_empty() { "-" } else { &t.label },
+                                t.created_at,
+                                t.revoked_at.as_ref().map_or_else(
+                                    || "active".to_owned(),
+                                    |at| format!("revoked={at}")
+                                )
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+            }
             AdminCommand::User(UserCommand::List) => {
                 service.admin_users(&caller).await.map(|users| {
                     users

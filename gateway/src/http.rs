@@ -1,6 +1,8 @@
-//! The HTTPS front door (axum over rustls). In this version it serves a health
-//! endpoint only; the JSON API and web pages come later. A thin adapter: no
-//! rules live here.
+//! The HTTPS front door (axum over rustls): a health endpoint and the JSON
+//! API under `/api/v1/` (`http/api.rs`), authenticated by per-user bearer
+//! tokens. Web pages come later. A thin adapter: no rules live here.
+
+mod api;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -10,10 +12,22 @@ use axum::http::{HeaderValue, header};
 use axum::routing::get;
 use tower_http_headers::security_headers;
 
-/// Builds the router.
-pub fn router() -> Router {
+use crate::service::Service;
+
+/// The request id of the request being served (set by `request_span`,
+/// passed to the core as `Caller::request_id`).
+#[derive(Clone, Debug)]
+pub(crate) struct RequestId(pub(crate) String);
+
+/// Builds the router over the core; modules sent to `POST /api/v1/jobs` are
+/// limited to `module_limit` bytes, as over SSH.
+pub fn router(service: Service, module_limit: usize) -> Router {
     let app = Router::new()
         .route("/healthz", get(health))
+        .merge(api::routes(api::ApiState {
+            service,
+            module_limit,
+        }))
         .layer(axum::middleware::from_fn(request_span));
     security_headers(app)
 }
@@ -21,7 +35,7 @@ pub fn router() -> Router {
 /// One span per request (door, request id, method, path; never the query,
 /// headers or body), and the request id echoed in `x-request-id`.
 async fn request_span(
-    request: axum::extract::Request,
+    mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let request_id = format!("r-{}", hex::encode(rand::random::<[u8; 8]>()));
@@ -33,6 +47,9 @@ async fn request_span(
         path = %request.uri().path(),
         status = tracing::field::Empty
     );
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
     let mut response = tracing::Instrument::instrument(next.run(request), span.clone()).await;
     span.record("status", response.status().as_u16());
     if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -76,10 +93,16 @@ pub fn fingerprint(der: &[u8]) -> String {
 ///
 /// # Errors
 /// When the certificate cannot be loaded or the server fails.
-pub async fn serve(listener: std::net::TcpListener, cert: &Path, key: &Path) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: std::net::TcpListener,
+    cert: &Path,
+    key: &Path,
+    service: Service,
+    module_limit: usize,
+) -> anyhow::Result<()> {
     let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
     axum_server::from_tcp_rustls(listener, tls)?
-        .serve(router().into_make_service_with_connect_info::<SocketAddr>())
+        .serve(router(service, module_limit).into_make_service_with_connect_info::<SocketAddr>())
         .await?;
     Ok(())
 }

@@ -76,6 +76,8 @@ pub enum Request<'a> {
     },
     /// Register or change users, projects and datasets.
     Administer,
+    /// Create, list or revoke users' API tokens (credentials for the HTTPS door).
+    ManageTokens,
     /// Check the audit chain.
     VerifyAudit,
     /// Read audit events.
@@ -115,6 +117,7 @@ impl Request<'_> {
             Request::ViewJob { .. } => "status",
             Request::ViewOutputs { .. } => "outputs",
             Request::Administer => "admin",
+            Request::ManageTokens => "tokens",
             Request::VerifyAudit => "audit-verify",
             Request::ReadAudit => "audit-read",
             Request::UseInbox => "inbox",
@@ -373,7 +376,8 @@ pub fn authorize(actor: &Actor, request: &Request<'_>, today: Date) -> Decision 
                 missing(&[Role::Researcher, Role::Compliance, Role::Admin])
             }
         }
-        Request::Administer => require(roles, Role::Admin),
+        // Tokens are credentials: only administrators issue or revoke them.
+        Request::Administer | Request::ManageTokens => require(roles, Role::Admin),
         Request::UseInbox => {
             if roles.contains(Role::Researcher) {
                 allow(Some(Role::Researcher), Scope::Own)

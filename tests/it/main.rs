@@ -5,6 +5,7 @@
 //! by `sdk/build-examples.sh target/examples` (or `ENCLAVE_EXAMPLES`). The
 //! test command in `infra/dev/test.sh` builds both first.
 
+mod api;
 mod audit_purge;
 mod audit_trail;
 mod checks;

@@ -31,6 +31,12 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "admin.project.rules",
         "a project's own output rules set (hash, preset, loosenings)",
     ),
+    (
+        "admin.token.create",
+        "an API token created for a user (token id; never the secret)",
+    ),
+    ("admin.token.list", "API tokens listed"),
+    ("admin.token.revoke", "an API token revoked (token id)"),
     ("admin.user.add", "a user created with roles"),
     ("admin.user.disable", "a user disabled"),
     ("admin.user.enable", "a user enabled again"),
@@ -137,6 +143,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "an SSH connection ended (duration_seconds)",
     ),
     ("session.sftp", "an SFTP session started"),
+    (
+        "session.token",
+        "an API token presented at the HTTPS door (token id; reason when refused)",
+    ),
     ("session.whoami", "identity shown"),
 ];
 

@@ -626,11 +626,23 @@ impl Service {
     }
 
     /// Starts an admin event and checks the admin permission.
-    async fn admin_event(
+    pub(super) async fn admin_event(
         &self,
         caller: &AdminCaller,
         action: &str,
         target: &str,
+    ) -> Result<NewEvent, ServiceError> {
+        self.admin_event_for(caller, action, target, &Request::Administer)
+            .await
+    }
+
+    /// Starts an admin event and checks `request` for the operator.
+    pub(super) async fn admin_event_for(
+        &self,
+        caller: &AdminCaller,
+        action: &str,
+        target: &str,
+        request: &Request<'_>,
     ) -> Result<NewEvent, ServiceError> {
         let mut record = event(&caller.0, action, Outcome::Ok);
         record.target = target.to_owned();
@@ -640,7 +652,7 @@ impl Service {
             roles: RoleSet::of(&[enclave_policy::Role::Admin]),
             disabled: false,
         };
-        if let Decision::Deny(reason) = authorize(&actor, &Request::Administer, self.now().date()) {
+        if let Decision::Deny(reason) = authorize(&actor, request, self.now().date()) {
             record.outcome = Outcome::Denied;
             detail(&mut record, "reason", reason.to_string());
             return Err(self
@@ -650,19 +662,31 @@ impl Service {
         Ok(record)
     }
 
-    async fn commit_with(&self, mut tx: WriteTx, record: NewEvent) -> Result<(), ServiceError> {
+    pub(super) async fn commit_with(
+        &self,
+        mut tx: WriteTx,
+        record: NewEvent,
+    ) -> Result<(), ServiceError> {
         self.record_in(&mut tx, record).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn admin_invalid(&self, mut record: NewEvent, message: String) -> ServiceError {
+    pub(super) async fn admin_invalid(
+        &self,
+        mut record: NewEvent,
+        message: String,
+    ) -> ServiceError {
         record.outcome = Outcome::Error;
         detail(&mut record, "reason", message.clone());
         self.refuse(record, ServiceError::Invalid(message)).await
     }
 
-    async fn admin_missing(&self, mut record: NewEvent, message: String) -> ServiceError {
+    pub(super) async fn admin_missing(
+        &self,
+        mut record: NewEvent,
+        message: String,
+    ) -> ServiceError {
         record.outcome = Outcome::Error;
         detail(&mut record, "reason", message.clone());
         self.refuse(record, ServiceError::NotFound(message)).await

@@ -15,6 +15,7 @@ mod python;
 mod releases;
 mod runner;
 mod session;
+mod tokens;
 mod trail;
 
 use std::path::PathBuf;
@@ -43,6 +44,7 @@ pub use releases::{
     ReviewView, VoteView,
 };
 pub use session::{HELP_TEXT, WhoAmI};
+pub use tokens::{CreatedToken, TokenSummary};
 pub use trail::{
     ConsistencyProofView, InclusionProofView, PurgeMode, PurgeOptions, PurgeReport, VerifyReport,
     load_or_create_checkpoint_key,

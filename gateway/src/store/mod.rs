@@ -15,6 +15,7 @@ mod jobs;
 mod purge;
 mod registry;
 mod releases;
+mod tokens;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub use jobs::{JobRow, Lease, NewJob, OutputRow, RunResult};
 pub use purge::PurgeRecord;
 pub use registry::{DatasetRow, ProjectRow, ProjectRulesRow, UserRow, parse_date};
 pub use releases::{LedgerRow, ReleaseFileRow, ReleaseRow, VoteRow};
+pub use tokens::TokenRow;
 
 /// Which database server is behind the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

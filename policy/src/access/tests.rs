@@ -92,6 +92,7 @@ fn check(today: Date, expected: Expect) {
             Request::ViewOutputs { job: &other_job },
         ),
         ("admin", Request::Administer),
+        ("tokens", Request::ManageTokens),
         ("audit-verify", Request::VerifyAudit),
         ("audit-read", Request::ReadAudit),
         ("inbox", Request::UseInbox),
@@ -159,6 +160,7 @@ fn every_role_times_every_request() {
               outputs alice-job  allow(researcher,own)
               outputs other-job  deny: not a member of project elsewhere
               admin              deny: requires role admin
+              tokens             deny: requires role admin
               audit-verify       deny: requires role compliance or admin
               audit-read         deny: requires role compliance or admin
               inbox              allow(researcher,own)
@@ -178,6 +180,7 @@ fn every_role_times_every_request() {
               outputs alice-job  deny: not a member of project study
               outputs other-job  deny: not a member of project elsewhere
               admin              deny: requires role admin
+              tokens             deny: requires role admin
               audit-verify       deny: requires role compliance or admin
               audit-read         deny: requires role compliance or admin
               inbox              allow(researcher,own)
@@ -197,6 +200,7 @@ fn every_role_times_every_request() {
               outputs alice-job  deny: requires role researcher or compliance or admin
               outputs other-job  deny: requires role researcher or compliance or admin
               admin              deny: requires role admin
+              tokens             deny: requires role admin
               audit-verify       deny: requires role compliance or admin
               audit-read         deny: requires role compliance or admin
               inbox              deny: requires role researcher
@@ -216,6 +220,7 @@ fn every_role_times_every_request() {
               outputs alice-job  allow(compliance,all)
               outputs other-job  allow(compliance,all)
               admin              deny: requires role admin
+              tokens             deny: requires role admin
               audit-verify       allow(compliance,all)
               audit-read         allow(compliance,all)
               inbox              deny: requires role researcher
@@ -235,6 +240,7 @@ fn every_role_times_every_request() {
               outputs alice-job  allow(admin,all)
               outputs other-job  allow(admin,all)
               admin              allow(admin,all)
+              tokens             allow(admin,all)
               audit-verify       allow(admin,all)
               audit-read         allow(admin,all)
               inbox              deny: requires role researcher
@@ -254,6 +260,7 @@ fn every_role_times_every_request() {
               outputs alice-job  allow(researcher,own)
               outputs other-job  deny: not a member of project elsewhere
               admin              deny: requires role admin
+              tokens             deny: requires role admin
               audit-verify       deny: requires role compliance or admin
               audit-read         deny: requires role compliance or admin
               inbox              allow(researcher,own)
@@ -292,6 +299,7 @@ fn every_role_times_every_request() {
               outputs alice-job  deny: requires role researcher or compliance or admin
               outputs other-job  deny: requires role researcher or compliance or admin
               admin              deny: requires role admin
+              tokens             deny: requires role admin
               audit-verify       deny: requires role compliance or admin
               audit-read         deny: requires role compliance or admin
               inbox              deny: requires role researcher
@@ -311,6 +319,7 @@ fn every_role_times_every_request() {
               outputs alice-job  deny: account is disabled
               outputs other-job  deny: account is disabled
               admin              deny: account is disabled
+              tokens             deny: account is disabled
               audit-verify       deny: account is disabled
               audit-read         deny: account is disabled
               inbox              deny: account is disabled

@@ -1,0 +1,702 @@
+//! The JSON API under `/api/v1/`: one handler per service call, each parsing
+//! the wire input, calling the core as the token's owner, and mapping the
+//! result back. No rules live here.
+//!
+//! Boundary: errors are `{ "error": { "code", "message", "request_id" } }`
+//! with a stable code per [`ServiceError`] category (see [`status_and_code`]).
+
+use std::net::SocketAddr;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use enclave_policy::release::Vote;
+use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
+
+use super::RequestId;
+use crate::service::{Caller, ReleaseSubmission, Service, ServiceError, SubmitRequest};
+use crate::store::AuditFilter;
+
+/// What every API handler shares.
+#[derive(Clone)]
+pub(crate) struct ApiState {
+    /// The core.
+    pub(crate) service: Service,
+    /// Largest module accepted by `POST /api/v1/jobs` (as over SSH).
+    pub(crate) module_limit: usize,
+}
+
+/// The API routes (under `/api/v1`).
+pub(crate) fn routes(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/v1/whoami", get(whoami))
+        .route(
+            "/api/v1/jobs",
+            get(jobs).post(submit).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/jobs/{id}", get(job))
+        .route("/api/v1/jobs/{id}/outputs", get(outputs))
+        .route("/api/v1/releases", get(releases).post(request_release))
+        .route("/api/v1/releases/{id}", get(release))
+        .route("/api/v1/releases/{id}/withdraw", post(withdraw))
+        .route("/api/v1/releases/{id}/votes", post(vote))
+        .route("/api/v1/releases/{id}/files/{file}", get(download))
+        .route("/api/v1/releases/{id}/review", get(review))
+        .route(
+            "/api/v1/releases/{id}/review/files/{file}",
+            get(review_file),
+        )
+        .route("/api/v1/review-queue", get(review_queue))
+        .route("/api/v1/audit", get(audit))
+        .route("/api/v1/openapi.json", get(openapi))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// The API's OpenAPI document, generated from the handlers' annotations.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "enclave", description = "JSON API of the enclave HTTPS door"),
+    paths(
+        whoami,
+        jobs,
+        submit,
+        job,
+        outputs,
+        releases,
+        request_release,
+        release,
+        withdraw,
+        vote,
+        download,
+        review,
+        review_file,
+        review_queue,
+        audit
+    ),
+    components(schemas(ErrorBody, ErrorDetail, ReleaseBody, VoteBody)),
+    modifiers(&BearerAuth)
+)]
+pub(crate) struct ApiDoc;
+
+/// Declares the `bearer` security scheme (`Authorization: Bearer enc_<id>_<secret>`).
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "a per-user API token from `enclave admin token create`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// `GET /api/v1/openapi.json`: public, like `/healthz` (it describes, never answers).
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// A refusal or failure as the API shows it.
+pub(crate) struct ApiError {
+    error: ServiceError,
+    request_id: String,
+}
+
+/// The one mapping from core errors to HTTP status and stable error code.
+fn status_and_code(error: &ServiceError) -> (StatusCode, &'static str) {
+    match error {
+        ServiceError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        ServiceError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+        ServiceError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
+        ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        ServiceError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        ServiceError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        // Future categories are failures until mapped deliberately.
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+/// The body of every error reply.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorDetail {
+    /// Stable code: `unauthenticated`, `forbidden`, `invalid`, `not_found`,
+    /// `conflict`, `unavailable` or `internal`.
+    code: &'static str,
+    /// One line for people; never secrets.
+    message: String,
+    /// The request id, also in `x-request-id` and the audit trail.
+    request_id: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = status_and_code(&self.error);
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: self.error.to_string(),
+                request_id: self.request_id,
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"enclave\""),
+            );
+        }
+        response
+    }
+}
+
+/// The caller a valid bearer token stands for.
+pub(crate) struct Authenticated(Caller);
+
+impl FromRequestParts<ApiState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ApiState,
+    ) -> Result<Self, Self::Rejection> {
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .map_or_else(|| "-".to_owned(), |id| id.0.clone());
+        let source = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.to_string());
+        let presented = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim);
+        state
+            .service
+            .authenticate_token(presented, source, &request_id)
+            .await
+            .map(Authenticated)
+            .map_err(|error| ApiError { error, request_id })
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+/// Maps a core result to a JSON response (or the error body).
+fn reply<T: serde::Serialize>(caller: &Caller, result: Result<T, ServiceError>) -> ApiResult {
+    result
+        .map(|value| Json(value).into_response())
+        .map_err(|error| ApiError {
+            error,
+            request_id: caller.request_id.clone(),
+        })
+}
+
+async fn not_found(request_id: Option<Extension<RequestId>>) -> ApiError {
+    ApiError {
+        error: ServiceError::NotFound("no such API endpoint".into()),
+        request_id: request_id.map_or_else(|| "-".to_owned(), |id| id.0.0),
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/whoami",
+    tag = "session",
+    responses((status = 200, description = "the caller's identity and roles"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn whoami(State(state): State<ApiState>, Authenticated(caller): Authenticated) -> ApiResult {
+    reply(&caller, state.service.whoami(&caller).await)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs",
+    tag = "jobs",
+    responses((status = 200, description = "`{ jobs: [...] }`, the jobs the caller may see"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn jobs(State(state): State<ApiState>, Authenticated(caller): Authenticated) -> ApiResult {
+    let result = state
+        .service
+        .jobs(&caller)
+        .await
+        .map(|jobs| serde_json::json!({ "jobs": jobs }));
+    reply(&caller, result)
+}
+
+/// Query of `POST /api/v1/jobs`.
+#[derive(Debug, Deserialize)]
+struct SubmitQuery {
+    project: String,
+    name: String,
+    dataset: Option<String>,
+    #[serde(default)]
+    python: bool,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/jobs",
+    tag = "jobs",
+    params(("project" = String, Query, description = "project"), ("name" = String, Query, description = "job name"), ("dataset" = Option<String>, Query, description = "dataset, when the project has several"), ("python" = Option<bool>, Query, description = "the body is a Python script")),
+    request_body(content = String, content_type = "application/octet-stream", description = "the WebAssembly module (or Python script), at most the configured module size"),
+    responses((status = 201, description = "`{ id, state }` of the queued job"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn submit(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    query: Result<Query<SubmitQuery>, axum::extract::rejection::QueryRejection>,
+    body: Body,
+) -> ApiResult {
+    let invalid = |error| ApiError {
+        error,
+        request_id: caller.request_id.clone(),
+    };
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => {
+            let message = "submit needs ?project=P&name=N (optional dataset, python=true)";
+            let error = state
+                .service
+                .reject_malformed(&caller, &format!("POST /api/v1/jobs: {rejection}"), message)
+                .await;
+            return Err(invalid(error));
+        }
+    };
+    let module = match axum::body::to_bytes(body, state.module_limit).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let message = format!("module larger than {} bytes", state.module_limit);
+            let error = state
+                .service
+                .reject_malformed(&caller, "POST /api/v1/jobs", &message)
+                .await;
+            return Err(invalid(error));
+        }
+    };
+    let request = SubmitRequest {
+        project: query.project,
+        name: query.name,
+        dataset: query.dataset,
+        args: Vec::new(),
+        module: module.to_vec(),
+        python: query.python,
+    };
+    let result = state
+        .service
+        .submit(&caller, request)
+        .await
+        .map(|id| serde_json::json!({ "id": id, "state": "queued" }));
+    reply(&caller, result).map(|response| (StatusCode::CREATED, response).into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "job or request id")),
+    responses((status = 200, description = "the job's state, limits, usage and outputs"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn job(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult {
+    reply(&caller, state.service.status(&caller, &id).await)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/jobs/{id}/outputs",
+    tag = "jobs",
+    params(("id" = String, Path, description = "job or request id")),
+    responses((status = 200, description = "`{ id, outputs }`: names, sizes, hashes and verdicts"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn outputs(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let result = state
+        .service
+        .outputs(&caller, &id)
+        .await
+        .map(|outputs| serde_json::json!({ "id": id, "outputs": outputs }));
+    reply(&caller, result)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/releases",
+    tag = "releases",
+    responses((status = 200, description = "`{ requests: [...] }` visible to the caller"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn releases(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+) -> ApiResult {
+    let result = state
+        .service
+        .releases(&caller)
+        .await
+        .map(|requests| serde_json::json!({ "requests": requests }));
+    reply(&caller, result)
+}
+
+/// Body of `POST /api/v1/releases`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
+struct ReleaseBody {
+    job: String,
+    files: Vec<String>,
+    context: String,
+    justification: Option<String>,
+    #[serde(default)]
+    suggested: bool,
+}
+
+/// Parses a JSON body, auditing a malformed one like an unparsable command.
+async fn json_body<T: serde::de::DeserializeOwned>(
+    state: &ApiState,
+    caller: &Caller,
+    what: &str,
+    body: &Bytes,
+) -> Result<T, ApiError> {
+    match serde_json::from_slice(body) {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            let message = format!("malformed JSON body: {error}");
+            let error = state.service.reject_malformed(caller, what, &message).await;
+            Err(ApiError {
+                error,
+                request_id: caller.request_id.clone(),
+            })
+        }
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/releases",
+    tag = "releases",
+    request_body = ReleaseBody,
+    responses((status = 201, description = "`{ request }`: the new request's id"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn request_release(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    body: Bytes,
+) -> ApiResult {
+    let body: ReleaseBody = json_body(&state, &caller, "POST /api/v1/releases", &body).await?;
+    let submission = ReleaseSubmission {
+        job: body.job,
+        files: body.files,
+        context: body.context,
+        justification: body.justification,
+        suggested: body.suggested,
+    };
+    let result = state
+        .service
+        .request_release(&caller, submission)
+        .await
+        .map(|id| serde_json::json!({ "request": id }));
+    reply(&caller, result).map(|response| (StatusCode::CREATED, response).into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/releases/{id}",
+    tag = "releases",
+    params(("id" = String, Path, description = "job or request id")),
+    responses((status = 200, description = "the request, its files and (unblinded) votes"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn release(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult {
+    reply(&caller, state.service.release_request(&caller, &id).await)
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/releases/{id}/withdraw",
+    tag = "releases",
+    params(("id" = String, Path, description = "job or request id")),
+    responses((status = 200, description = "`{ request, state }`"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn withdraw(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let result = state
+        .service
+        .withdraw_release(&caller, &id)
+        .await
+        .map(|()| serde_json::json!({ "request": id, "state": "withdrawn" }));
+    reply(&caller, result)
+}
+
+/// Body of `POST /api/v1/releases/{id}/votes`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
+struct VoteBody {
+    file: String,
+    vote: String,
+    #[serde(default)]
+    comment: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/releases/{id}/votes",
+    tag = "releases",
+    params(("id" = String, Path, description = "job or request id")),
+    request_body = VoteBody,
+    responses((status = 200, description = "the request after the vote"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn vote(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let what = "POST /api/v1/releases/{id}/votes";
+    let body: VoteBody = json_body(&state, &caller, what, &body).await?;
+    let vote = match body.vote.parse::<Vote>() {
+        Ok(vote) => vote,
+        Err(_) => {
+            let message = "vote must be approve, changes or reject";
+            let error = state.service.reject_malformed(&caller, what, message).await;
+            return Err(ApiError {
+                error,
+                request_id: caller.request_id.clone(),
+            });
+        }
+    };
+    let result = state
+        .service
+        .vote(&caller, &id, &body.file, vote, &body.comment)
+        .await;
+    reply(&caller, result)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/releases/{id}/files/{file}",
+    tag = "releases",
+    params(("id" = String, Path, description = "job or request id"), ("file" = String, Path, description = "file name")),
+    responses((status = 200, description = "the released file's bytes", content_type = "application/octet-stream"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn download(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    Path((id, file)): Path<(String, String)>,
+) -> ApiResult {
+    bytes(&caller, state.service.download(&caller, &id, &file).await)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/releases/{id}/review",
+    tag = "releases",
+    params(("id" = String, Path, description = "request id")),
+    responses((status = 200, description = "what a checker sees: context, files, verdicts, suggestions"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn review(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult {
+    reply(&caller, state.service.review(&caller, &id).await)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/releases/{id}/review/files/{file}",
+    tag = "releases",
+    params(
+        ("id" = String, Path, description = "request id"),
+        ("file" = String, Path, description = "file name")
+    ),
+    responses(
+        (status = 200, description = "a file under review, for a checker", content_type = "application/octet-stream"),
+        (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)
+    ),
+    security(("bearer" = []))
+)]
+async fn review_file(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    Path((id, file)): Path<(String, String)>,
+) -> ApiResult {
+    bytes(&caller, state.service.review_cat(&caller, &id, &file).await)
+}
+
+/// Maps a core result holding file contents to an octet-stream response.
+fn bytes(caller: &Caller, result: Result<Vec<u8>, ServiceError>) -> ApiResult {
+    result
+        .map(|bytes| {
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/octet-stream"),
+                )],
+                bytes,
+            )
+                .into_response()
+        })
+        .map_err(|error| ApiError {
+            error,
+            request_id: caller.request_id.clone(),
+        })
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/review-queue",
+    tag = "releases",
+    responses((status = 200, description = "`{ requests: [...] }` awaiting the checker"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn review_queue(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+) -> ApiResult {
+    let result = state
+        .service
+        .review_queue(&caller)
+        .await
+        .map(|requests| serde_json::json!({ "requests": requests }));
+    reply(&caller, result)
+}
+
+/// Query of `GET /api/v1/audit`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    actor: Option<String>,
+    project: Option<String>,
+    dataset: Option<String>,
+    target: Option<String>,
+    action: Option<String>,
+    outcome: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    #[serde(default)]
+    after: i64,
+    limit: Option<i64>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    params(("actor" = Option<String>, Query, description = "exact actor"), ("project" = Option<String>, Query, description = "exact project"), ("dataset" = Option<String>, Query, description = "exact dataset"), ("target" = Option<String>, Query, description = "exact target"), ("action" = Option<String>, Query, description = "exact action code"), ("outcome" = Option<String>, Query, description = "ok, denied or error"), ("from" = Option<String>, Query, description = "RFC 3339, inclusive"), ("to" = Option<String>, Query, description = "RFC 3339, exclusive"), ("after" = Option<i64>, Query, description = "events after this sequence number"), ("limit" = Option<i64>, Query, description = "at most this many (default 1000)")),
+    responses((status = 200, description = "`{ events: [...] }` matching the filters, oldest first"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn audit(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(rejection) => {
+            let error = state
+                .service
+                .reject_malformed(
+                    &caller,
+                    &format!("GET /api/v1/audit: {rejection}"),
+                    "unknown or malformed audit filter",
+                )
+                .await;
+            return Err(ApiError {
+                error,
+                request_id: caller.request_id.clone(),
+            });
+        }
+    };
+    let filter = AuditFilter {
+        actor: query.actor,
+        project: query.project,
+        dataset: query.dataset,
+        target: query.target,
+        action: query.action,
+        outcome: query.outcome,
+        from: query.from,
+        to: query.to,
+    };
+    let result = state
+        .service
+        .audit_events(&caller, &filter, query.after, query.limit.unwrap_or(1000))
+        .await
+        .map(|events| serde_json::json!({ "events": events }));
+    reply(&caller, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_category_has_its_status_and_code() {
+        let cases = [
+            (
+                ServiceError::Unauthenticated(String::new()),
+                401,
+                "unauthenticated",
+            ),
+            (ServiceError::Forbidden(String::new()), 403, "forbidden"),
+            (ServiceError::Invalid(String::new()), 400, "invalid"),
+            (ServiceError::NotFound(String::new()), 404, "not_found"),
+            (ServiceError::Conflict(String::new()), 409, "conflict"),
+            (ServiceError::Unavailable(String::new()), 503, "unavailable"),
+            (ServiceError::Internal(String::new()), 500, "internal"),
+        ];
+        for (error, status, code) in cases {
+            assert_eq!(
+                status_and_code(&error),
+                (StatusCode::from_u16(status).unwrap_or_default(), code)
+            );
+        }
+    }
+}
