@@ -389,3 +389,68 @@ fn ssh_and_https_give_the_same_answers() {
     assert!(events.iter().all(|e| e["door"] == "https"));
     get(&server, &erin, "/api/v1/audit?bogus=1").refused(400, "invalid");
 }
+
+#[test]
+fn compliance_verifies_exports_and_proves_the_trail_over_https() {
+    let server = Server::demo();
+    let job = release_job(&server, "g,n\na,30\nb,40\nTotal,70\n");
+    let (_, erin) = create_token(&server, "erin");
+    let (_, alice) = create_token(&server, "alice");
+
+    let verify = get(&server, &erin, "/api/v1/audit/verify").json();
+    assert!(verify["problem"].is_null(), "{verify}");
+    let ssh_verify: Value =
+        serde_json::from_str(&ok(&server, "erin", &["audit", "verify", "--json"])).unwrap();
+    assert_eq!(ssh_verify["problem"], verify["problem"]);
+
+    let checkpoint = call(
+        &server,
+        Some(&erin),
+        "POST",
+        "/api/v1/audit/checkpoints",
+        b"",
+    );
+    assert_eq!(checkpoint.status, 200, "{}", text(&checkpoint.body));
+    let checkpoint = checkpoint.json();
+    assert!(checkpoint.to_string().contains("signature"), "{checkpoint}");
+
+    let proof = get(&server, &erin, "/api/v1/audit/proof/1").json();
+    let ssh_proof: Value =
+        serde_json::from_str(&ok(&server, "erin", &["audit", "proof", "1"])).unwrap();
+    assert_eq!(proof["seq"], 1, "{proof}");
+    assert!(proof["event_hash"].is_string(), "{proof}");
+    assert_eq!(proof["event_hash"], ssh_proof["event_hash"], "{proof}");
+
+    let export = get(
+        &server,
+        &erin,
+        &format!("/api/v1/audit/export?format=csv&target={job}"),
+    );
+    assert_eq!(export.status, 200, "{}", text(&export.body));
+    let csv = text(&export.body);
+    assert!(csv.contains("job.submit") && csv.contains(&job), "{csv}");
+    let jsonl = text(
+        &get(
+            &server,
+            &erin,
+            &format!("/api/v1/audit/export?target={job}"),
+        )
+        .body,
+    );
+    assert!(
+        jsonl
+            .lines()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok()),
+        "{jsonl}"
+    );
+
+    let provenance = get(&server, &erin, &format!("/api/v1/audit/provenance/{job}")).json();
+    assert_eq!(provenance["job_id"], job.as_str());
+
+    get(&server, &alice, "/api/v1/audit/verify").refused(403, "forbidden");
+    get(&server, &alice, "/api/v1/audit/export").refused(403, "forbidden");
+    get(&server, &erin, "/api/v1/audit/export?format=xml").refused(400, "invalid");
+    let events = server.audit_events();
+    assert!(audited(&events, "audit.export", "ok", ""));
+    assert!(audited(&events, "audit.verify", "denied", ""));
+}

@@ -31,6 +31,8 @@ pub(crate) struct ApiState {
     pub(crate) module_limit: usize,
 }
 
+mod trail;
+
 /// The API routes (under `/api/v1`).
 pub(crate) fn routes(state: ApiState) -> Router {
     Router::new()
@@ -53,6 +55,11 @@ pub(crate) fn routes(state: ApiState) -> Router {
         )
         .route("/api/v1/review-queue", get(review_queue))
         .route("/api/v1/audit", get(audit))
+        .route("/api/v1/audit/verify", get(trail::verify))
+        .route("/api/v1/audit/export", get(trail::export))
+        .route("/api/v1/audit/proof/{seq}", get(trail::proof))
+        .route("/api/v1/audit/checkpoints", post(trail::checkpoint))
+        .route("/api/v1/audit/provenance/{id}", get(trail::provenance))
         .route("/api/v1/openapi.json", get(openapi))
         .fallback(not_found)
         .with_state(state)
@@ -77,7 +84,12 @@ pub(crate) fn routes(state: ApiState) -> Router {
         review,
         review_file,
         review_queue,
-        audit
+        audit,
+        trail::verify,
+        trail::export,
+        trail::proof,
+        trail::checkpoint,
+        trail::provenance
     ),
     components(schemas(ErrorBody, ErrorDetail, ReleaseBody, VoteBody)),
     modifiers(&BearerAuth)

@@ -280,6 +280,7 @@ fn every_role_times_every_request() {
               outputs alice-job  allow(admin,all)
               outputs other-job  allow(admin,all)
               admin              allow(admin,all)
+              tokens             allow(admin,all)
               audit-verify       allow(admin,all)
               audit-read         allow(admin,all)
               inbox              deny: requires role researcher
