@@ -77,6 +77,10 @@ enum Open {
     Dir(Option<Vec<File>>),
 }
 
+/// Open files and folders per session: uploads are buffered in memory up to the module
+/// limit each, so this bounds a session's memory.
+const MAX_HANDLES: usize = 8;
+
 /// One SFTP session of one researcher.
 pub struct SftpSession {
     service: Service,
@@ -98,11 +102,15 @@ impl SftpSession {
         }
     }
 
-    fn handle(&mut self, open: Open) -> String {
+    fn handle(&mut self, open: Open) -> Result<String, StatusReply> {
+        if self.handles.len() >= MAX_HANDLES {
+            return Err(StatusReply::new(StatusCode::Failure)
+                .with_message(format!("at most {MAX_HANDLES} open files per session")));
+        }
         self.next += 1;
         let handle = format!("h{}", self.next);
         self.handles.insert(handle.clone(), open);
-        handle
+        Ok(handle)
     }
 
     async fn listing(&self, node: &Node) -> Result<Vec<File>, StatusReply> {
@@ -267,7 +275,7 @@ impl russh_sftp::server::Handler for SftpSession {
         let mut files = self.listing(&node).await?;
         files.insert(0, dir_entry(".."));
         files.insert(0, dir_entry("."));
-        let handle = self.handle(Open::Dir(Some(files)));
+        let handle = self.handle(Open::Dir(Some(files)))?;
         Ok(Handle { id, handle })
     }
 
@@ -323,7 +331,7 @@ impl russh_sftp::server::Handler for SftpSession {
             (Node::ReleasedFile(..), true) => return Err(denied("writing released files")),
             _ => return Err(denied("opening this path")),
         };
-        let handle = self.handle(open);
+        let handle = self.handle(open)?;
         Ok(Handle { id, handle })
     }
 
