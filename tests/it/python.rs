@@ -76,7 +76,7 @@ fn python_server() -> Server {
     let runner = python_runner();
     let mut server = Server::setup_only();
     let config = server.path().join("enclave.toml");
-    let text = std::fs::read_to_string(&config).expect("read enclave.toml");
+    let text = without_python(&std::fs::read_to_string(&config).expect("read enclave.toml"));
     let text = text.replace("wall_time_seconds = 60", "wall_time_seconds = 5")
         + &format!(
             "\n[python]\nrunner = {:?}\nscript_kib = 64\n",
@@ -86,6 +86,19 @@ fn python_server() -> Server {
     seed_compiled_cache(&server);
     server.serve();
     server
+}
+
+/// `enclave.toml` without its `[python]` section: `enclave demo` writes one when the examples
+/// folder holds a runner (after `infra/dev/demo.sh`), and the tests choose their own.
+fn without_python(config: &str) -> String {
+    let Some(start) = config.find("\n[python]\n") else {
+        return config.to_owned();
+    };
+    let rest = &config[start + 1..];
+    let end = rest[1..]
+        .find("\n[")
+        .map_or(config.len(), |at| start + 1 + at + 2);
+    format!("{}{}", &config[..start + 1], &config[end..])
 }
 
 /// Compiled code shared between test installations (they have the same engine
@@ -291,6 +304,9 @@ fn python_scripts_run_over_ssh_deterministically_within_the_sandbox() {
 #[test]
 fn python_jobs_are_refused_where_no_runner_is_configured() {
     let mut server = Server::setup_only();
+    let config = server.path().join("enclave.toml");
+    let text = without_python(&std::fs::read_to_string(&config).expect("read enclave.toml"));
+    std::fs::write(&config, text).expect("write enclave.toml");
     server.serve();
     let output = server.ssh(
         "alice",
@@ -383,4 +399,13 @@ fn run_local_runs_the_python_example_on_dummy_data_reproducibly() {
         "{}",
         text(&output.stderr)
     );
+}
+
+#[test]
+fn the_python_section_is_removed_whole_from_a_config() {
+    let with = "a = 1\n\n[python]\nrunner = \"x\"\n\n[limits]\nb = 2\n";
+    assert_eq!(without_python(with), "a = 1\n\n[limits]\nb = 2\n");
+    let last = "a = 1\n\n[python]\nrunner = \"x\"\n";
+    assert_eq!(without_python(last), "a = 1\n\n");
+    assert_eq!(without_python("a = 1\n"), "a = 1\n");
 }
