@@ -200,6 +200,19 @@ impl Server {
 
     /// Runs SQL directly against the installation's database, as someone with
     /// file or owner access would (`sqlite3` or `psql`).
+    /// The single value a query returns, as text, on either backend.
+    pub fn sql_value(&self, query: &str) -> String {
+        let output = match &self.database_url {
+            None => self.sql(query),
+            Some(url) => Command::new("psql")
+                .args(["-At", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", query])
+                .output()
+                .expect("run psql"),
+        };
+        assert!(output.status.success(), "{query}: {}", text(&output.stderr));
+        text(&output.stdout).trim().to_owned()
+    }
+
     pub fn sql(&self, statements: &str) -> Output {
         match &self.database_url {
             None => Command::new("sqlite3")

@@ -129,11 +129,9 @@ fn project_rules_tighten_freely_loosen_only_when_confirmed_and_drive_the_worker(
     assert_eq!(verdict, "pass", "{reasons}");
 
     // The stored rules are every parameter, matching the audited hash.
-    let stored = server.sql("SELECT sha256 FROM project_rules WHERE project = 'diabetes-study'");
-    assert_eq!(
-        text(&stored.stdout).trim(),
-        details["rules_sha256"].as_str().expect("hash")
-    );
+    let stored =
+        server.sql_value("SELECT sha256 FROM project_rules WHERE project = 'diabetes-study'");
+    assert_eq!(stored, details["rules_sha256"].as_str().expect("hash"));
 
     // Stored rules altered behind the service's back fail every output closed.
     let out = server.sql(
@@ -193,10 +191,5 @@ fn unusable_rules_files_and_unknown_projects_are_refused_with_file_and_line() {
     let events = rules_events(&server);
     assert_eq!(events.len(), 5, "every refusal is audited: {events:?}");
     assert!(events.iter().all(|e| e["outcome"] == "error"));
-    assert!(
-        server
-            .sql("SELECT count(*) FROM project_rules")
-            .stdout
-            .starts_with(b"0")
-    );
+    assert!(server.sql_value("SELECT count(*) FROM project_rules") == "0");
 }
