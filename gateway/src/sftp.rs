@@ -5,7 +5,7 @@
 //! /inbox/<name>                   read-write: job modules to submit with --module inbox/NAME
 //! ```
 //!
-//! Invariant: every path is parsed into [`Node`] before anything is looked up; there is no
+//! Invariant: every path is parsed into a `Node` before anything is looked up; there is no
 //! other way to name a file, so `..`, absolute host paths and links lead nowhere.
 //! Invariant: every released file read goes through `Service::download` (policy + audit);
 //! every upload and removal through the inbox service (audit).
