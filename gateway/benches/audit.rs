@@ -1,6 +1,7 @@
 //! Audit trail load figures: durable appends per second with 1, 8 and 64
 //! concurrent appenders, each event in its own write transaction as the
-//! service writes them (SQLite group commit: concurrent transactions share an
+//! service writes state changes; standalone events (reads, refusals) from 8 and
+//! 64 concurrent callers sharing inserts and commits (SQLite group commit: concurrent transactions share an
 //! fsync; one appender is the old one-fsync-per-event path), verify time per
 //! million events (chain + Merkle), and inclusion proof size and time.
 //! Prints; asserts nothing about time.
@@ -72,6 +73,35 @@ async fn main() -> anyhow::Result<()> {
         durable += written;
     }
 
+    // Standalone events (the service's reads and refusals): each caller waits for its own
+    // event to be durable; concurrent callers share one multi-row insert and one commit.
+    let mut standalone = Vec::new();
+    for (appenders, events) in [(8u64, 8_000u64), (64, 40_000)] {
+        let events = events.min(total.saturating_sub(durable));
+        if events < appenders {
+            break;
+        }
+        let per_task = events / appenders;
+        let start = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for task in 0..appenders {
+            let store = store.clone();
+            let first = durable + task * per_task;
+            tasks.spawn(async move {
+                for i in first..first + per_task {
+                    store.append_audit_standalone(&event(i), now).await?;
+                }
+                Ok::<(), anyhow::Error>(())
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done??;
+        }
+        let written = per_task * appenders;
+        standalone.push((appenders, written as f64 / start.elapsed().as_secs_f64()));
+        durable += written;
+    }
+
     // Batched appends (many events per transaction) up to `total`.
     let start = Instant::now();
     let mut i = durable;
@@ -118,6 +148,9 @@ async fn main() -> anyhow::Result<()> {
     println!("events                         {}", verifier.count());
     for (appenders, rate) in &rates {
         println!("durable appends/s, {appenders:>2} appenders {rate:.0}");
+    }
+    for (appenders, rate) in &standalone {
+        println!("standalone appends/s, {appenders:>2} callers {rate:.0}");
     }
     println!("batched appends/s (10k per tx) {batched:.0}");
     println!(

@@ -235,10 +235,10 @@ impl Service {
     /// Appends an audit event in its own transaction (for refusals and reads,
     /// which change nothing else).
     async fn record(&self, event: NewEvent) -> Result<(), ServiceError> {
-        let mut tx = self.store.begin_write().await?;
-        Store::append_audit(&mut tx, &event, self.now()).await?;
-        tx.commit().await?;
-        Ok(())
+        Ok(self
+            .store
+            .append_audit_standalone(&event, self.now())
+            .await?)
     }
 
     /// Appends an audit event inside `tx`.

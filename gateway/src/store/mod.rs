@@ -15,6 +15,7 @@ mod jobs;
 mod purge;
 mod registry;
 mod releases;
+mod standalone;
 mod tokens;
 
 use std::path::Path;
@@ -139,6 +140,8 @@ pub struct Store {
     backend: Backend,
     /// SQLite only: the one writer connection (group commit).
     writer: Option<Arc<group::GroupWriter>>,
+    /// SQLite only: standalone audit events waiting to share one insert.
+    standalone: standalone::StandaloneQueue,
 }
 
 /// Connection settings on SQLite: WAL for concurrent readers; FULL so that a
@@ -197,6 +200,7 @@ impl Store {
             pool,
             backend,
             writer,
+            standalone: standalone::StandaloneQueue::default(),
         })
     }
 

@@ -217,3 +217,52 @@ async fn another_process_appending_between_batches_keeps_one_chain() {
         verifier.push(event).expect("one chain");
     }
 }
+
+/// Standalone events from many tasks share inserts and commits; each caller returns only
+/// once its own event is durable, and the result is one gap-free chain holding every event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_events_share_inserts_and_stay_one_chain() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = store(&dir).await;
+    let now = time::OffsetDateTime::now_utc();
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..32u64 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            for i in 0..20 {
+                let event = event(task * 100 + i);
+                store
+                    .append_audit_standalone(&event, now)
+                    .await
+                    .expect("append");
+                // Acknowledged means durable and visible to the pool's readers.
+                let seen = store
+                    .audit_page(0, 100_000)
+                    .await
+                    .expect("page")
+                    .iter()
+                    .any(|e| e.target == event.target);
+                assert!(seen, "acknowledged {} is not visible", event.target);
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("task");
+    }
+    // A state change's own transaction chains on after the shared batches.
+    let mut tx = store.begin_write().await.expect("begin");
+    Store::append_audit(&mut tx, &event(9_999), now)
+        .await
+        .expect("append");
+    tx.commit().await.expect("commit");
+    let events = store.audit_page(0, 10_000).await.expect("page");
+    assert_eq!(events.len(), 32 * 20 + 1);
+    let mut targets: Vec<&str> = events.iter().map(|e| e.target.as_str()).collect();
+    targets.sort_unstable();
+    targets.dedup();
+    assert_eq!(targets.len(), 32 * 20 + 1, "every event exactly once");
+    let mut verifier = Verifier::default();
+    for event in &events {
+        verifier.push(event).expect("chain verifies");
+    }
+}
