@@ -215,7 +215,9 @@ impl Server {
 
     pub fn sql(&self, statements: &str) -> Output {
         match &self.database_url {
+            // Wait for the gateway's write lock like any other writer would.
             None => Command::new("sqlite3")
+                .args(["-cmd", ".timeout 30000"])
                 .arg(self.path().join("enclave.db"))
                 .arg(statements)
                 .output()
