@@ -130,21 +130,46 @@ impl Store {
         projects: Option<&[String]>,
         states: Option<&[&str]>,
     ) -> Result<Vec<ReleaseRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, project, state FROM release_requests ORDER BY created_at DESC, id DESC",
-        )
-        .fetch_all(self.pool())
-        .await?;
-        let mut out = Vec::new();
+        // The filters are bound parameters; only their count shapes the SQL.
+        let mut next = 0;
+        let mut list = |n: usize| {
+            let marks: Vec<String> = (0..n)
+                .map(|_| {
+                    next += 1;
+                    format!("${next}")
+                })
+                .collect();
+            marks.join(", ")
+        };
+        let mut conditions = Vec::new();
+        if let Some(projects) = projects {
+            conditions.push(format!("project IN ({})", list(projects.len())));
+        }
+        if let Some(states) = states {
+            conditions.push(format!("state IN ({})", list(states.len())));
+        }
+        if projects.is_some_and(<[String]>::is_empty) || states.is_some_and(<[&str]>::is_empty) {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id FROM release_requests{} ORDER BY created_at DESC, id DESC",
+            if conditions.is_empty() {
+                String::new()
+            } else {
+                format!(" WHERE {}", conditions.join(" AND "))
+            }
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for project in projects.unwrap_or_default() {
+            query = query.bind(project.clone());
+        }
+        for state in states.unwrap_or_default() {
+            query = query.bind((*state).to_owned());
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        let mut out = Vec::with_capacity(rows.len());
         let mut conn = self.pool().acquire().await?;
         for row in rows {
-            let project: String = row.try_get("project")?;
-            let state: String = row.try_get("state")?;
-            if projects.is_some_and(|p| !p.contains(&project))
-                || states.is_some_and(|s| !s.contains(&state.as_str()))
-            {
-                continue;
-            }
             let id: String = row.try_get("id")?;
             if let Some(release) = load(&mut conn, &id, false, self.backend()).await? {
                 out.push(release);

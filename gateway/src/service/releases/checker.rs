@@ -8,7 +8,7 @@ use enclave_policy::release::{
 use enclave_policy::sdc::{Manifest, OutputKind};
 
 use super::views::{FileReview, ReviewView, Viewer, view};
-use super::{Opened, ReleaseView, check_text, facts_of, vote_counts};
+use super::{Opened, ReleaseView, check_text, facts_of};
 use crate::audit::Outcome;
 use crate::service::{Caller, Service, ServiceError, detail, event};
 use crate::store::{LedgerRow, ReleaseRow, Store, VoteRow, WriteTx};
@@ -20,7 +20,7 @@ impl Service {
     /// # Errors
     /// `Forbidden` unless the caller is a checker (and not an administrator).
     pub async fn review_queue(&self, caller: &Caller) -> Result<Vec<ReleaseView>, ServiceError> {
-        let actor = self.actor_for(caller).await?;
+        let actor = self.actor(caller).await?;
         let mut record = event(caller, "release.queue", Outcome::Ok);
         let decision = authorize_release(&actor, &ReleaseRequest::ReviewQueue, self.now().date());
         self.decide(&mut record, decision).await?;
@@ -242,7 +242,6 @@ impl Service {
         }
         tx.commit().await?;
         let facts = facts_of(&row, facts.project, facts.approvals_required);
-        tracing::info!(votes = ?vote_counts(&facts), state = %row.state, "vote recorded");
         Ok(view(&row, &facts, &Viewer::Person(&caller.user)))
     }
 

@@ -13,8 +13,6 @@ mod checker;
 mod researcher;
 mod views;
 
-use std::collections::BTreeMap;
-
 use enclave_policy::release::{
     DataClass, FileFacts, ReleaseFacts, ReleaseState, VoteFacts, approvals_required,
 };
@@ -180,10 +178,6 @@ impl Service {
         }
         Ok(bytes)
     }
-
-    async fn actor_for(&self, caller: &Caller) -> Result<Actor, ServiceError> {
-        self.actor(caller).await
-    }
 }
 
 /// Builds policy facts from a stored request.
@@ -264,13 +258,4 @@ fn check_text(what: &str, text: &str) -> Result<(), String> {
 /// A fresh request id.
 fn new_release_id() -> String {
     format!("rel-{}", hex::encode(rand::random::<[u8; 6]>()))
-}
-
-/// Counts of votes per file name in the current round (for listings).
-fn vote_counts(facts: &ReleaseFacts) -> BTreeMap<String, usize> {
-    facts
-        .files
-        .iter()
-        .map(|f| (f.name.clone(), f.votes.len()))
-        .collect()
 }

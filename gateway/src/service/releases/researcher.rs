@@ -25,7 +25,7 @@ impl Service {
         caller: &Caller,
         submission: ReleaseSubmission,
     ) -> Result<String, ServiceError> {
-        let actor = self.actor_for(caller).await?;
+        let actor = self.actor(caller).await?;
         let mut record = event(caller, "release.request", Outcome::Ok);
         record.target = submission.job.chars().take(64).collect();
         let job_id = record.target.clone();
@@ -118,7 +118,7 @@ impl Service {
     /// # Errors
     /// `Forbidden` when policy refuses.
     pub async fn releases(&self, caller: &Caller) -> Result<Vec<ReleaseView>, ServiceError> {
-        let actor = self.actor_for(caller).await?;
+        let actor = self.actor(caller).await?;
         let mut record = event(caller, "release.list", Outcome::Ok);
         let decision = authorize_release(&actor, &ReleaseRequest::List, self.now().date());
         let authorized = self.decide(&mut record, decision).await?;
@@ -396,7 +396,7 @@ impl Service {
         &self,
         caller: &Caller,
     ) -> Result<Vec<(String, String, i64)>, ServiceError> {
-        let actor = self.actor_for(caller).await?;
+        let actor = self.actor(caller).await?;
         let projects = self.store.projects_of(&caller.user).await?;
         let released = [ReleaseState::Released.as_str()];
         let rows = self
