@@ -51,6 +51,10 @@ pub async fn open(config: &Config) -> anyhow::Result<Service> {
         &config.shared_dir().join("audit_signing_key"),
     )
     .context("loading the audit checkpoint signing key")?;
+    let web_key =
+        crate::service::WebKey::load_or_create(&config.shared_dir().join("web_secret_key"))
+            .context("loading the web key (seals TOTP secrets)")?;
+    let web_settings = config.web.settings()?;
     Ok(Service::new(
         store,
         Arc::new(sandbox),
@@ -59,7 +63,8 @@ pub async fn open(config: &Config) -> anyhow::Result<Service> {
         limits,
     )
     .with_worker(worker)
-    .with_checkpoint_key(checkpoint_key))
+    .with_checkpoint_key(checkpoint_key)
+    .with_web(web_key, web_settings))
     .map(|service| match &config.python.runner {
         Some(runner) => service.with_python_runner(PythonRunner::new(
             runner.clone(),

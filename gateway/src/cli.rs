@@ -193,6 +193,18 @@ enum UserCommand {
         /// Login name.
         name: String,
     },
+    /// Set a user's web password, read from the first line of standard input
+    /// (12–1024 characters); clears a sign-in lock.
+    Password {
+        /// Login name.
+        name: String,
+    },
+    /// Enrol a user for the web's TOTP second factor with a fresh secret (replacing any
+    /// earlier one); prints the secret and, as the last line, the otpauth:// URI once.
+    Totp {
+        /// Login name.
+        name: String,
+    },
     /// List users.
     List,
 }
@@ -486,6 +498,26 @@ async fn admin(service: &Service, command: AdminCommand) -> anyhow::Result<ExitC
                 .admin_set_disabled(&caller, &name, false)
                 .await
                 .map(|()| format!("user {name} enabled")),
+            AdminCommand::User(UserCommand::Password { name }) => {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("reading the password from standard input")?;
+                let password = line.trim_end_matches(['\n', '\r']);
+                service
+                    .admin_set_password(&caller, &name, password)
+                    .await
+                    .map(|()| format!("web password set for {name}"))
+            }
+            AdminCommand::User(UserCommand::Totp { name }) => service
+                .admin_enrol_totp(&caller, &name)
+                .await
+                .map(|enrolment| {
+                    format!(
+                        "TOTP enrolled for {name}; shown only once.\nsecret (base32): {}\n{}",
+                        enrolment.secret, enrolment.uri
+                    )
+                }),
             AdminCommand::Token(TokenCommand::Create { user, name }) => service
                 .admin_create_token(&caller, &user, &name)
                 .await

@@ -45,6 +45,64 @@ pub struct Config {
     /// Python jobs (`submit --python`); refused unless a runner is configured.
     #[serde(default)]
     pub python: PythonConfig,
+    /// Web sign-in and sessions.
+    #[serde(default)]
+    pub web: WebConfig,
+}
+
+/// Web sign-in and session limits.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// A session unused this many minutes ends (1–720; default 15).
+    pub idle_minutes: u64,
+    /// A session ends this many hours after sign-in (1–24; default 8).
+    pub absolute_hours: u64,
+    /// Failed sign-ins in a row that lock an account (3–20; default 5).
+    pub max_failed_logins: u32,
+    /// Minutes a locked account stays locked (1–1440; default 15).
+    pub lockout_minutes: u64,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            idle_minutes: 15,
+            absolute_hours: 8,
+            max_failed_logins: 5,
+            lockout_minutes: 15,
+        }
+    }
+}
+
+impl WebConfig {
+    /// The settings the core uses, or why the values are out of range.
+    ///
+    /// # Errors
+    /// When a value is outside its range.
+    pub fn settings(&self) -> anyhow::Result<crate::service::WebSettings> {
+        let within = |name: &str, value: u64, low: u64, high: u64| {
+            if (low..=high).contains(&value) {
+                Ok(value)
+            } else {
+                Err(anyhow::anyhow!(
+                    "[web] {name} must be between {low} and {high}"
+                ))
+            }
+        };
+        let minutes = |m: u64| std::time::Duration::from_secs(m * 60);
+        Ok(crate::service::WebSettings {
+            idle: minutes(within("idle_minutes", self.idle_minutes, 1, 720)?),
+            absolute: minutes(within("absolute_hours", self.absolute_hours, 1, 24)? * 60),
+            max_failures: u32::try_from(within(
+                "max_failed_logins",
+                u64::from(self.max_failed_logins),
+                3,
+                20,
+            )?)?,
+            lockout: minutes(within("lockout_minutes", self.lockout_minutes, 1, 1440)?),
+        })
+    }
 }
 
 /// Audit trail settings.

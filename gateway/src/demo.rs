@@ -111,6 +111,7 @@ async fn populate(
     }
 
     let keys = dir.join("keys");
+    let mut web_users = serde_json::Map::new();
     for (user, roles) in DEMO_USERS {
         let key = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519)?;
         let public = key.public_key().to_openssh()?;
@@ -129,7 +130,20 @@ async fn populate(
             ssh_keys: vec![public],
         };
         service.admin_add_user(&caller, new_user).await?;
+        // Web sign-in for everyone: a random password and a TOTP enrolment, written where
+        // the demo's user (and the browser tests) can read them.
+        let password = hex::encode(rand::random::<[u8; 10]>());
+        service.admin_set_password(&caller, user, &password).await?;
+        let enrolment = service.admin_enrol_totp(&caller, user).await?;
+        web_users.insert(
+            (*user).to_owned(),
+            serde_json::json!({ "password": password, "totp": enrolment.secret }),
+        );
     }
+    crate::fsutil::write_private(
+        &dir.join("web").join("credentials.json"),
+        serde_json::to_string_pretty(&web_users)?.as_bytes(),
+    )?;
     service
         .admin_register_dataset(
             &caller,
@@ -240,6 +254,7 @@ pub fn banner(dir: &Path, ssh: std::net::SocketAddr, https: std::net::SocketAddr
          \x20 ssh -i {dir}/keys/carol -p {port} carol@127.0.0.1 review-queue   (then: review, review-cat, vote)\n\
          \x20 ssh -i {dir}/keys/alice -p {port} alice@127.0.0.1 download REQUEST-ID FILE\n\
          other users: bob (researcher, no project), carol, dave and frank (checkers), gina (researcher and checker in the project), erin (compliance), root (admin)\n\
+         web:    https://{https}/   (passwords and TOTP secrets in {dir}/web/credentials.json; a code: oathtool --totp -b SECRET)\n\
          health: curl -k https://{https}/healthz   (certificate fingerprint in {dir}/tls/fingerprint.txt)\n\
          audit:  enclave audit verify --dir {dir}\n",
         ssh = ssh,

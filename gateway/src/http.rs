@@ -1,8 +1,9 @@
-//! The HTTPS front door (axum over rustls): a health endpoint and the JSON
-//! API under `/api/v1/` (`http/api.rs`), authenticated by per-user bearer
-//! tokens. Web pages come later. A thin adapter: no rules live here.
+//! The HTTPS front door (axum over rustls): a health endpoint, the JSON API under
+//! `/api/v1/` (`http/api.rs`, per-user bearer tokens) and the web pages (`http/web/`,
+//! password + TOTP sessions). A thin adapter: no rules live here.
 
 mod api;
+mod web;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -24,6 +25,7 @@ pub(crate) struct RequestId(pub(crate) String);
 pub fn router(service: Service, module_limit: usize) -> Router {
     let app = Router::new()
         .route("/healthz", get(health))
+        .merge(web::routes(service.clone()))
         .merge(api::routes(api::ApiState {
             service,
             module_limit,
@@ -123,10 +125,10 @@ mod tower_http_headers {
                     header::X_CONTENT_TYPE_OPTIONS,
                     HeaderValue::from_static("nosniff"),
                 );
-                headers.insert(
-                    header::CONTENT_SECURITY_POLICY,
-                    HeaderValue::from_static("default-src 'none'"),
-                );
+                // Pages set their own (stricter than nothing, looser than this).
+                headers
+                    .entry(header::CONTENT_SECURITY_POLICY)
+                    .or_insert(HeaderValue::from_static("default-src 'none'"));
                 headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 response
             },

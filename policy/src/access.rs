@@ -76,7 +76,8 @@ pub enum Request<'a> {
     },
     /// Register or change users, projects and datasets.
     Administer,
-    /// Create, list or revoke users' API tokens (credentials for the HTTPS door).
+    /// Create, list or revoke users' credentials for the HTTPS door: API tokens, web
+    /// passwords and TOTP enrolments.
     ManageTokens,
     /// Check the audit chain.
     VerifyAudit,

@@ -17,6 +17,7 @@ mod runner;
 mod session;
 mod tokens;
 mod trail;
+mod web;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -48,6 +49,9 @@ pub use tokens::{CreatedToken, TokenSummary};
 pub use trail::{
     ConsistencyProofView, InclusionProofView, PurgeMode, PurgeOptions, PurgeReport, VerifyReport,
     load_or_create_checkpoint_key,
+};
+pub use web::{
+    LOGIN_LOCKED, LOGIN_REFUSED, OpenedSession, TotpEnrolment, WebKey, WebSession, WebSettings,
 };
 
 /// A source of trusted time.
@@ -158,6 +162,8 @@ pub struct Service {
     worker: WorkerIdentity,
     checkpoint_key: Option<Arc<crate::audit::checkpoint::CheckpointKey>>,
     python: Option<python::PythonRunner>,
+    web_key: Option<Arc<web::WebKey>>,
+    web: web::WebSettings,
 }
 
 /// Who this process is when it runs jobs, and how long its hold on a job lasts
@@ -202,6 +208,8 @@ impl Service {
             worker: WorkerIdentity::new(std::time::Duration::from_secs(30)),
             checkpoint_key: None,
             python: None,
+            web_key: None,
+            web: web::WebSettings::default(),
         }
     }
 

@@ -49,7 +49,7 @@ fn split_token(token: &str) -> Option<(&str, &str)> {
     (hex(id, 12) && hex(secret, 64)).then_some((id, secret))
 }
 
-async fn hash_secret(secret: String) -> Result<String, ServiceError> {
+pub(super) async fn hash_secret(secret: String) -> Result<String, ServiceError> {
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(secret.as_bytes())
@@ -60,7 +60,7 @@ async fn hash_secret(secret: String) -> Result<String, ServiceError> {
     .map_err(|error| ServiceError::Internal(error.to_string()))?
 }
 
-async fn secret_matches(secret: String, hash: String) -> Result<bool, ServiceError> {
+pub(super) async fn secret_matches(secret: String, hash: String) -> Result<bool, ServiceError> {
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .verify_password(secret.as_bytes(), hash.as_str())

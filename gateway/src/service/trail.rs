@@ -370,6 +370,28 @@ impl Service {
         Ok(events)
     }
 
+    /// Up to `limit` events matching `filter` before sequence `before` (all when `None`),
+    /// newest first: how the web pages page back through a long trail.
+    ///
+    /// # Errors
+    /// `Forbidden` for callers without the permission.
+    pub async fn audit_events_newest(
+        &self,
+        caller: &Caller,
+        filter: &AuditFilter,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, ServiceError> {
+        self.check_audit_access(caller, "audit.query").await?;
+        let events = self
+            .store
+            .audit_query_newest(filter, before.unwrap_or(i64::MAX), limit.clamp(1, 100_000))
+            .await?;
+        self.record_audit_read(caller, "audit.query", events.len() as i64, None)
+            .await?;
+        Ok(events)
+    }
+
     /// Every event matching `filter` plus the signed checkpoint covering them.
     ///
     /// # Errors

@@ -112,27 +112,57 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = sqlx::query(
+        self.audit_select(filter, after, limit, false).await
+    }
+
+    /// Up to `limit` events matching `filter` with sequence less than `before`, newest
+    /// first (for paging back from the end of a long trail).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn audit_query_newest(
+        &self,
+        filter: &AuditFilter,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.audit_select(filter, before, limit, true).await
+    }
+
+    async fn audit_select(
+        &self,
+        filter: &AuditFilter,
+        bound: i64,
+        limit: i64,
+        newest_first: bool,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let (compare, order) = if newest_first {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        let sql = format!(
             "SELECT seq, time, actor, role, door, source, action, target, project, dataset, \
              session, request_id, outcome, details, prev_hash, hash FROM audit_events \
-             WHERE seq > $1 AND ($2 IS NULL OR actor = $2) AND ($3 IS NULL OR project = $3) \
+             WHERE seq {compare} $1 AND ($2 IS NULL OR actor = $2) AND ($3 IS NULL OR project = $3) \
              AND ($4 IS NULL OR dataset = $4) AND ($5 IS NULL OR target = $5) \
              AND ($6 IS NULL OR action = $6) AND ($7 IS NULL OR outcome = $7) \
              AND ($8 IS NULL OR time >= $8) AND ($9 IS NULL OR time < $9) \
-             ORDER BY seq LIMIT $10",
-        )
-        .bind(after)
-        .bind(filter.actor.as_deref())
-        .bind(filter.project.as_deref())
-        .bind(filter.dataset.as_deref())
-        .bind(filter.target.as_deref())
-        .bind(filter.action.as_deref())
-        .bind(filter.outcome.as_deref())
-        .bind(filter.from.as_deref())
-        .bind(filter.to.as_deref())
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+             ORDER BY seq {order} LIMIT $10"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(bound)
+            .bind(filter.actor.as_deref())
+            .bind(filter.project.as_deref())
+            .bind(filter.dataset.as_deref())
+            .bind(filter.target.as_deref())
+            .bind(filter.action.as_deref())
+            .bind(filter.outcome.as_deref())
+            .bind(filter.from.as_deref())
+            .bind(filter.to.as_deref())
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(StoredEvent {

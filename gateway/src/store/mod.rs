@@ -17,6 +17,7 @@ mod registry;
 mod releases;
 mod standalone;
 mod tokens;
+mod web;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub use purge::PurgeRecord;
 pub use registry::{DatasetRow, ProjectRow, ProjectRulesRow, UserRow, parse_date};
 pub use releases::{LedgerRow, ReleaseFileRow, ReleaseRow, VoteRow};
 pub use tokens::TokenRow;
+pub use web::{CredentialRow, WebSessionRow};
 
 /// Which database server is behind the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -88,6 +88,8 @@ impl Service {
                 reasons: get("reasons").unwrap_or(serde_json::Value::Null),
                 flagged_cells: serde_json::Value::Array(flagged),
                 voted: file_facts.votes.iter().any(|v| v.checker == caller.user),
+                suggested_sha256: get("suggested_digest")
+                    .and_then(|d| d.get("sha256").and_then(|h| h.as_str().map(str::to_owned))),
             });
         }
         self.record(record).await?;
@@ -127,6 +129,61 @@ impl Service {
         };
         let bytes = self.quarantined(&stored.sha256).await?;
         detail(&mut record, "sha256", stored.sha256.clone());
+        self.record(record).await?;
+        Ok(bytes)
+    }
+
+    /// The automated checker's suggested safe version of a file under review (the
+    /// original's counterpart, for side-by-side review).
+    ///
+    /// # Errors
+    /// As [`Service::review_cat`], and `NotFound` when no suggestion was made.
+    pub async fn review_suggested(
+        &self,
+        caller: &Caller,
+        id: &str,
+        file: &str,
+    ) -> Result<Vec<u8>, ServiceError> {
+        let Opened {
+            actor,
+            mut record,
+            row,
+            facts,
+        } = self
+            .open_release(caller, "release.review_cat", id, Some(file))
+            .await?;
+        let decision = authorize_release(
+            &actor,
+            &ReleaseRequest::Review { release: &facts },
+            self.now().date(),
+        );
+        self.decide(&mut record, decision).await?;
+        let Some(stored) = row.files.iter().find(|f| f.name == file) else {
+            let message = format!("{file} is not in this request");
+            return Err(self.invalid(record, message).await);
+        };
+        let suggested = self
+            .output_record(&stored.job_id, &stored.name)
+            .await?
+            .and_then(|o| {
+                o.get("suggested_digest")?
+                    .get("sha256")?
+                    .as_str()
+                    .map(str::to_owned)
+            });
+        let Some(sha256) = suggested else {
+            record.outcome = Outcome::Error;
+            detail(&mut record, "reason", "no suggested version");
+            return Err(self
+                .refuse(
+                    record,
+                    ServiceError::NotFound(format!("{file} has no suggested version")),
+                )
+                .await);
+        };
+        let bytes = self.quarantined(&sha256).await?;
+        detail(&mut record, "variant", "suggested");
+        detail(&mut record, "sha256", sha256);
         self.record(record).await?;
         Ok(bytes)
     }

@@ -113,6 +113,9 @@ pub struct FileReview {
     pub flagged_cells: serde_json::Value,
     /// Whether this checker has voted on it in this round.
     pub voted: bool,
+    /// SHA-256 of the checker's suggested safe version of the original, when one was
+    /// made (shown side by side; [`crate::service::Service::review_suggested`]).
+    pub suggested_sha256: Option<String>,
 }
 
 /// Who is looking, for blinding.

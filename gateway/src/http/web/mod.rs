@@ -1,0 +1,416 @@
+//! The web pages: server-rendered HTML (maud, escaped by default) over the same service
+//! calls as SSH and the JSON API. Sign-in is password + TOTP (`login.rs`); pages for
+//! researchers (`researcher.rs`), checkers (`checker.rs`) and compliance staff
+//! (`compliance.rs`), in Japanese or English (`i18n.rs`).
+//!
+//! Boundary: every page needs a live session (cookie `__Host-enclave_session`: Secure,
+//! HttpOnly, SameSite=Strict); every POST carries the session's CSRF token and, when the
+//! browser sends one, a same-origin `Origin`. Pages forbid scripts, frames and foreign
+//! resources (Content-Security-Policy); they contain no JavaScript at all. No rules live
+//! here.
+
+mod checker;
+mod compliance;
+pub(crate) mod i18n;
+mod login;
+mod render;
+mod researcher;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+
+use self::i18n::{LANG_COOKIE, Lang, Msg};
+use super::RequestId;
+use crate::service::{Caller, Service, ServiceError, WebSession};
+
+/// The session cookie (the `__Host-` prefix makes browsers insist on Secure, Path=/ and
+/// no Domain).
+pub(crate) const SESSION_COOKIE: &str = "__Host-enclave_session";
+
+/// The Content-Security-Policy of every page: own stylesheet and images only, no scripts,
+/// no frames, forms post only here.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// What every page handler shares.
+#[derive(Clone)]
+pub(crate) struct WebState {
+    pub(crate) service: Service,
+    pub(crate) limiter: Arc<login::Limiter>,
+}
+
+/// The page routes.
+pub(crate) fn routes(service: Service) -> Router {
+    let state = WebState {
+        service,
+        limiter: Arc::new(login::Limiter::default()),
+    };
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/lang/{lang}", get(switch_language))
+        .route("/static/enclave.css", get(stylesheet))
+        .route("/jobs", get(researcher::jobs))
+        .route("/jobs/{id}", get(researcher::job))
+        .route("/requests", get(researcher::requests))
+        .route("/requests/{id}", get(researcher::request))
+        .route("/requests/{id}/files/{file}", get(researcher::download))
+        .route("/review", get(checker::queue))
+        .route("/review/{id}", get(checker::page))
+        .route("/review/{id}/vote", post(checker::vote))
+        .route("/review/{id}/files/{file}", get(checker::file))
+        .route("/audit", get(compliance::trail))
+        .route("/audit/export", get(compliance::export))
+        .route("/audit/verify", get(compliance::verify))
+        .route("/provenance/{id}", get(compliance::provenance))
+        .layer(axum::middleware::map_response(page_headers))
+        .with_state(state)
+}
+
+/// Strict headers on every page response.
+async fn page_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        include_str!("enclave.css"),
+    )
+}
+
+/// The value of cookie `name`, if the request carries it.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// A cookie for this site only: Secure, HttpOnly, SameSite=Strict, whole site.
+fn set_cookie(name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+    let age = max_age
+        .map(|s| format!("; Max-Age={s}"))
+        .unwrap_or_default();
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; Secure; HttpOnly; SameSite=Strict{age}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn request_id(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<RequestId>()
+        .map_or_else(|| "-".to_owned(), |id| id.0.clone())
+}
+
+fn source(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.to_string())
+}
+
+/// A signed-in request: who, in which language, with which session.
+pub(crate) struct Page {
+    pub(crate) session: WebSession,
+    pub(crate) lang: Lang,
+    pub(crate) cookie: String,
+    pub(crate) roles: Vec<String>,
+}
+
+impl Page {
+    fn caller(&self) -> &Caller {
+        &self.session.caller
+    }
+}
+
+/// Where an unauthenticated browser goes: the sign-in page, then back.
+pub(crate) struct ToLogin(String);
+
+impl IntoResponse for ToLogin {
+    fn into_response(self) -> Response {
+        Redirect::to(&self.0).into_response()
+    }
+}
+
+impl FromRequestParts<WebState> for Page {
+    type Rejection = ToLogin;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &WebState,
+    ) -> Result<Self, Self::Rejection> {
+        let next = parts
+            .uri
+            .path_and_query()
+            .map_or("/", axum::http::uri::PathAndQuery::as_str);
+        let to_login = ToLogin(format!("/login?next={}", form_urlencoded_component(next)));
+        let Some(cookie) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(to_login);
+        };
+        let session = state
+            .service
+            .web_session(&cookie, source(parts), &request_id(parts))
+            .await
+            .map_err(|_| ToLogin(format!("{}&expired=1", to_login.0)))?;
+        let roles = state
+            .service
+            .store()
+            .user(&session.caller.user)
+            .await
+            .ok()
+            .flatten()
+            .map(|user| user.roles.iter().map(|r| r.as_str().to_owned()).collect())
+            .unwrap_or_default();
+        Ok(Page {
+            session,
+            lang: Lang::of(&parts.headers),
+            cookie,
+            roles,
+        })
+    }
+}
+
+/// Percent-encodes a query value (only unreserved characters pass).
+pub(crate) fn form_urlencoded_component(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Checks a form's CSRF token (and the browser's `Origin`, when sent) against the session;
+/// refusals are audited.
+async fn check_form(
+    state: &WebState,
+    page: &Page,
+    headers: &HeaderMap,
+    token: &str,
+    what: &str,
+) -> Result<(), Response> {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok());
+    let reason = match (origin, host) {
+        (Some(origin), Some(host)) if origin != format!("https://{host}") => {
+            Some("cross-origin form")
+        }
+        _ if !constant_time_eq::constant_time_eq(
+            token.as_bytes(),
+            page.session.csrf.as_bytes(),
+        ) =>
+        {
+            Some("missing or wrong CSRF token")
+        }
+        _ => None,
+    };
+    match reason {
+        None => Ok(()),
+        Some(reason) => {
+            let error = state.service.refuse_csrf(page.caller(), what, reason).await;
+            Err(error_page(page, &error))
+        }
+    }
+}
+
+/// The HTTP status for a core error.
+fn status_of(error: &ServiceError) -> StatusCode {
+    match error {
+        ServiceError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ServiceError::Invalid(_) => StatusCode::BAD_REQUEST,
+        ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+        ServiceError::Conflict(_) => StatusCode::CONFLICT,
+        ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A refusal or failure as a page.
+fn error_page(page: &Page, error: &ServiceError) -> Response {
+    let lang = page.lang;
+    let body = html! {
+        h1 { (lang.t(Msg::Error)) }
+        p.error role="alert" { (error.to_string()) }
+        p.muted { "request id: " code { (page.caller().request_id) } }
+    };
+    (status_of(error), layout(page, lang.t(Msg::Error), &body)).into_response()
+}
+
+/// The frame of every signed-in page: header with the user's links, language switch and
+/// sign-out form.
+fn layout(page: &Page, title: &str, body: &Markup) -> Html<String> {
+    let lang = page.lang;
+    let has = |role: &str| page.roles.iter().any(|r| r == role);
+    let markup = html! {
+        (DOCTYPE)
+        html lang=(lang.code()) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — enclave" }
+                link rel="stylesheet" href="/static/enclave.css";
+            }
+            body {
+                header {
+                    nav {
+                        a.brand href="/" { (lang.t(Msg::AppName)) }
+                        @if has("researcher") {
+                            a href="/jobs" { (lang.t(Msg::Jobs)) }
+                            a href="/requests" { (lang.t(Msg::Requests)) }
+                        }
+                        @if has("checker") {
+                            a href="/review" { (lang.t(Msg::ReviewQueue)) }
+                        }
+                        @if has("compliance") || has("admin") {
+                            a href="/audit" { (lang.t(Msg::AuditTrail)) }
+                            a href="/audit/verify" { (lang.t(Msg::Verify)) }
+                        }
+                        span.spacer {}
+                        (language_switch(lang))
+                        span.who { (lang.t(Msg::Welcome)) " " strong #whoami { (page.caller().user) } }
+                        form.inline method="post" action="/logout" {
+                            input type="hidden" name="csrf" value=(page.session.csrf);
+                            button #logout type="submit" { (lang.t(Msg::SignOut)) }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    };
+    Html(markup.into_string())
+}
+
+fn language_switch(lang: Lang) -> Markup {
+    html! {
+        span.lang {
+            @if lang == Lang::Ja { strong { "日本語" } } @else { a #lang-ja href="/lang/ja" { "日本語" } }
+            " | "
+            @if lang == Lang::En { strong { "English" } } @else { a #lang-en href="/lang/en" { "English" } }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Next {
+    next: Option<String>,
+}
+
+/// A local path to return to (never another site).
+fn local_path(next: Option<&str>) -> &str {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path
+        }
+        _ => "/",
+    }
+}
+
+/// `GET /lang/{en|ja}`: remembers the choice for a year and goes back.
+async fn switch_language(
+    Path(code): Path<String>,
+    Query(next): Query<Next>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(lang) = Lang::parse(&code) else {
+        return (StatusCode::NOT_FOUND, "no such language").into_response();
+    };
+    let back = next.next.as_deref().or_else(|| {
+        headers
+            .get(header::REFERER)
+            .and_then(|r| r.to_str().ok())
+            .and_then(|r| r.find("://").map(|i| &r[i + 3..]))
+            .and_then(|r| r.find('/').map(|i| &r[i..]))
+    });
+    let mut response = Redirect::to(local_path(back)).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        set_cookie(LANG_COOKIE, lang.code(), Some(31_536_000)),
+    );
+    response
+}
+
+/// `GET /`: a start page with the links the user's roles open.
+async fn home(page: Page) -> Response {
+    let lang = page.lang;
+    let has = |role: &str| page.roles.iter().any(|r| r == role);
+    let body = html! {
+        h1 { (lang.t(Msg::Home)) }
+        p { (lang.t(Msg::Welcome)) " " strong { (page.caller().user) } " — " (lang.t(Msg::Roles)) ": " (page.roles.join(", ")) }
+        ul.links {
+            @if has("researcher") {
+                li { a href="/jobs" { (lang.t(Msg::Jobs)) } }
+                li { a href="/requests" { (lang.t(Msg::Requests)) } }
+            }
+            @if has("checker") { li { a href="/review" { (lang.t(Msg::ReviewQueue)) } } }
+            @if has("compliance") || has("admin") {
+                li { a href="/audit" { (lang.t(Msg::AuditTrail)) } }
+                li { a href="/audit/verify" { (lang.t(Msg::Verify)) } }
+            }
+        }
+    };
+    layout(&page, lang.t(Msg::Home), &body).into_response()
+}
+
+/// The request id extension, for handlers that build their own callers' replies.
+pub(crate) type RequestIdExt = Option<Extension<RequestId>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert_eq!(local_path(Some("/jobs?x=1")), "/jobs?x=1");
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example",
+            "jobs",
+        ] {
+            assert_eq!(local_path(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(local_path(None), "/");
+    }
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; __Host-enclave_session=abc; b=2"),
+        );
+        assert_eq!(cookie(&headers, SESSION_COOKIE).as_deref(), Some("abc"));
+        assert_eq!(cookie(&headers, "__Host-enclave"), None);
+    }
+}

@@ -1,0 +1,589 @@
+//! Web sign-in: password + TOTP second factor, browser sessions with idle and absolute
+//! timeouts, per-account lockout, and the CSRF token each session carries.
+//!
+//! Invariants: passwords are kept only as argon2 hashes; TOTP secrets only sealed under the
+//! installation's web key (bound to the user name); a session cookie only as its SHA-256.
+//! A TOTP code is accepted once (its time step is used up). Every sign-in, failure,
+//! sign-out, expiry and CSRF refusal is audited; the browser learns only "wrong user name,
+//! password or code" or "too many attempts".
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use chacha20poly1305::aead::{Aead, Payload};
+use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
+use enclave_policy::Request;
+use sha2::Digest;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use totp_rs::{Algorithm, TOTP};
+
+use super::admin::AdminCaller;
+use super::tokens::{hash_secret, secret_matches};
+use super::{Caller, Service, ServiceError, detail, event};
+use crate::audit::{Door, NewEvent, Outcome};
+use crate::store::{Store, WebSessionRow};
+
+/// What every failed sign-in shows (the reason is audited, never shown).
+pub const LOGIN_REFUSED: &str = "wrong user name, password or code";
+/// What a locked account or a rate-limited client is shown.
+pub const LOGIN_LOCKED: &str = "too many failed sign-ins; try again later";
+/// What a browser with no valid session is told.
+const SIGN_IN: &str = "please sign in";
+
+/// TOTP parameters (RFC 6238 defaults, what authenticator apps expect).
+const TOTP_STEP: u64 = 30;
+const TOTP_DIGITS: usize = 6;
+
+/// Session and sign-in limits (`[web]` in `enclave.toml`).
+#[derive(Clone, Debug)]
+pub struct WebSettings {
+    /// A session unused this long ends.
+    pub idle: Duration,
+    /// A session ends this long after sign-in, used or not.
+    pub absolute: Duration,
+    /// Failed sign-ins in a row before the account locks.
+    pub max_failures: u32,
+    /// How long a locked account stays locked.
+    pub lockout: Duration,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings {
+            idle: Duration::from_secs(15 * 60),
+            absolute: Duration::from_secs(8 * 3600),
+            max_failures: 5,
+            lockout: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// The key TOTP secrets are sealed under (XChaCha20-Poly1305; one per installation,
+/// shared by its nodes like the audit signing key).
+pub struct WebKey([u8; 32]);
+
+impl std::fmt::Debug for WebKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebKey(..)")
+    }
+}
+
+impl WebKey {
+    /// Loads the key from `path`, creating it (mode 0600) when missing.
+    ///
+    /// # Errors
+    /// When the file cannot be read, parsed or written.
+    pub fn load_or_create(path: &std::path::Path) -> anyhow::Result<WebKey> {
+        if path.exists() {
+            let text = std::fs::read_to_string(path)?;
+            let bytes: [u8; 32] = hex::decode(text.trim())?
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("{}: not a 32-byte hex key", path.display()))?;
+            return Ok(WebKey(bytes));
+        }
+        let key: [u8; 32] = rand::random();
+        crate::fsutil::write_private(path, hex::encode(key).as_bytes())?;
+        Ok(WebKey(key))
+    }
+
+    fn cipher(&self) -> XChaCha20Poly1305 {
+        XChaCha20Poly1305::new((&self.0).into())
+    }
+
+    /// Seals `secret` for `user`: hex of nonce ‖ ciphertext.
+    fn seal(&self, user: &str, secret: &[u8]) -> Result<String, ServiceError> {
+        let nonce: [u8; 24] = rand::random();
+        let sealed = self
+            .cipher()
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: secret,
+                    aad: user.as_bytes(),
+                },
+            )
+            .map_err(|_| ServiceError::Internal("sealing a TOTP secret failed".into()))?;
+        Ok(format!("{}{}", hex::encode(nonce), hex::encode(sealed)))
+    }
+
+    /// Opens what [`WebKey::seal`] made for `user`; `None` when altered, moved to another
+    /// user, or sealed under another key.
+    fn open(&self, user: &str, sealed: &str) -> Option<Vec<u8>> {
+        let bytes = hex::decode(sealed).ok()?;
+        if bytes.len() < 24 {
+            return None;
+        }
+        let (nonce, body) = bytes.split_at(24);
+        let nonce: [u8; 24] = nonce.try_into().ok()?;
+        self.cipher()
+            .decrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: body,
+                    aad: user.as_bytes(),
+                },
+            )
+            .ok()
+    }
+}
+
+/// A TOTP enrolment, shown once to the administrator who made it.
+#[derive(Clone, Debug)]
+pub struct TotpEnrolment {
+    /// The secret in base32 (what authenticator apps and `oathtool -b` take).
+    pub secret: String,
+    /// `otpauth://totp/...` for a QR code.
+    pub uri: String,
+}
+
+/// A session just opened: the cookie value exists only here and in the browser.
+#[derive(Clone, Debug)]
+pub struct OpenedSession {
+    /// Cookie value.
+    pub cookie: String,
+    /// The session's CSRF token.
+    pub csrf: String,
+}
+
+/// A live session as a request sees it.
+#[derive(Clone, Debug)]
+pub struct WebSession {
+    /// The caller, for service calls.
+    pub caller: Caller,
+    /// The token every form of this session must carry.
+    pub csrf: String,
+}
+
+fn totp(secret: Vec<u8>, user: &str) -> Result<TOTP, ServiceError> {
+    TOTP::new(
+        Algorithm::SHA1,
+        TOTP_DIGITS,
+        0,
+        TOTP_STEP,
+        secret,
+        Some("enclave".into()),
+        user.to_owned(),
+    )
+    .map_err(|error| ServiceError::Internal(format!("TOTP: {error}")))
+}
+
+fn hash_cookie(cookie: &str) -> String {
+    hex::encode(sha2::Sha256::digest(cookie.as_bytes()))
+}
+
+/// The audit label of a session: not the cookie, not its full hash.
+fn session_label(id_hash: &str) -> String {
+    format!("web:{}", &id_hash[..16.min(id_hash.len())])
+}
+
+fn parse(text: &str) -> Result<OffsetDateTime, ServiceError> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|error| ServiceError::Internal(format!("stored time {text}: {error}")))
+}
+
+/// A password an administrator may set: 12–1024 characters, no control characters.
+fn password_problem(password: &str) -> Option<&'static str> {
+    let count = password.chars().count();
+    if count < 12 {
+        Some("a password has at least 12 characters")
+    } else if count > 1024 {
+        Some("a password has at most 1024 characters")
+    } else if password.chars().any(char::is_control) {
+        Some("a password has no control characters")
+    } else {
+        None
+    }
+}
+
+/// An argon2 hash to check against when the account does not exist, so that unknown
+/// names cost the same time as wrong passwords.
+async fn dummy_hash() -> Result<String, ServiceError> {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    if let Some(hash) = DUMMY.get() {
+        return Ok(hash.clone());
+    }
+    let hash = hash_secret(hex::encode(rand::random::<[u8; 16]>())).await?;
+    Ok(DUMMY.get_or_init(|| hash).clone())
+}
+
+fn login_event(user: &str, source: Option<String>, request_id: &str) -> NewEvent {
+    let caller = Caller {
+        user: user.to_owned(),
+        door: Door::Https,
+        source,
+        request_id: request_id.to_owned(),
+        session: None,
+    };
+    let mut record = event(&caller, "session.login", Outcome::Ok);
+    record.target = user.to_owned();
+    detail(&mut record, "method", "password+totp");
+    record
+}
+
+impl Service {
+    /// Sets the web key and session settings.
+    #[must_use]
+    pub fn with_web(mut self, key: WebKey, settings: WebSettings) -> Service {
+        self.web_key = Some(Arc::new(key));
+        self.web = settings;
+        self
+    }
+
+    /// Sets `user`'s web password (and clears a lock).
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown user, `Invalid` for a password outside the rules.
+    pub async fn admin_set_password(
+        &self,
+        caller: &AdminCaller,
+        user: &str,
+        password: &str,
+    ) -> Result<(), ServiceError> {
+        let record = self
+            .admin_event_for(caller, "admin.user.password", user, &Request::ManageTokens)
+            .await?;
+        if self.store.user(user).await?.is_none() {
+            return Err(self
+                .admin_missing(record, format!("unknown user {user}"))
+                .await);
+        }
+        if let Some(problem) = password_problem(password) {
+            return Err(self.admin_invalid(record, problem.into()).await);
+        }
+        let hash = hash_secret(password.to_owned()).await?;
+        let now = self.now_text()?;
+        let mut tx = self.store.begin_write().await?;
+        Store::set_password(&mut tx, user, &hash, &now).await?;
+        self.commit_with(tx, record).await
+    }
+
+    /// Enrols `user` for TOTP with a fresh secret (replacing any earlier one).
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown user, `Unavailable` without a web key.
+    pub async fn admin_enrol_totp(
+        &self,
+        caller: &AdminCaller,
+        user: &str,
+    ) -> Result<TotpEnrolment, ServiceError> {
+        let record = self
+            .admin_event_for(caller, "admin.user.totp", user, &Request::ManageTokens)
+            .await?;
+        if self.store.user(user).await?.is_none() {
+            return Err(self
+                .admin_missing(record, format!("unknown user {user}"))
+                .await);
+        }
+        let Some(key) = self.web_key.clone() else {
+            return Err(ServiceError::Unavailable(
+                "no web key is configured on this node".into(),
+            ));
+        };
+        let secret: [u8; 20] = rand::random();
+        let code = totp(secret.to_vec(), user)?;
+        let enrolment = TotpEnrolment {
+            secret: code.get_secret_base32(),
+            uri: code.get_url(),
+        };
+        let sealed = key.seal(user, &secret)?;
+        let now = self.now_text()?;
+        let mut tx = self.store.begin_write().await?;
+        Store::set_totp(&mut tx, user, &sealed, &now).await?;
+        self.commit_with(tx, record).await?;
+        Ok(enrolment)
+    }
+
+    /// Records a sign-in refused before any account was looked at (the door's rate limit).
+    pub async fn refuse_login_rate(
+        &self,
+        user: &str,
+        source: Option<String>,
+        request_id: &str,
+    ) -> ServiceError {
+        let mut record = login_event(user, source, request_id);
+        record.outcome = Outcome::Denied;
+        detail(&mut record, "reason", "too many attempts from this address");
+        self.refuse(record, ServiceError::Unavailable(LOGIN_LOCKED.into()))
+            .await
+    }
+
+    /// Records a sign-in form posted without its anti-forgery value (login CSRF).
+    pub async fn refuse_login_form(
+        &self,
+        user: &str,
+        source: Option<String>,
+        request_id: &str,
+    ) -> ServiceError {
+        let mut record = login_event(user, source, request_id);
+        record.outcome = Outcome::Denied;
+        detail(&mut record, "reason", "sign-in form token missing or wrong");
+        self.refuse(
+            record,
+            ServiceError::Forbidden("sign-in form expired".into()),
+        )
+        .await
+    }
+
+    /// Signs `user` in with a password and a TOTP code, opening a session.
+    ///
+    /// # Errors
+    /// `Unauthenticated` ([`LOGIN_REFUSED`]) for any wrong part, `Unavailable`
+    /// ([`LOGIN_LOCKED`]) for a locked account.
+    pub async fn web_login(
+        &self,
+        user: &str,
+        password: &str,
+        code: &str,
+        source: Option<String>,
+        request_id: &str,
+    ) -> Result<OpenedSession, ServiceError> {
+        let mut record = login_event(user, source, request_id);
+        let refused = ServiceError::Unauthenticated(LOGIN_REFUSED.into());
+        let account = self.store.user(user).await?;
+        let credentials = self.store.credentials(user).await?;
+        let (Some(account), Some(credentials)) = (account, credentials) else {
+            // Spend the time a wrong password costs.
+            let _ = secret_matches(password.to_owned(), dummy_hash().await?).await;
+            record.outcome = Outcome::Denied;
+            detail(&mut record, "reason", "unknown user or no web credentials");
+            return Err(self.refuse(record, refused).await);
+        };
+        let now = self.now();
+        if let Some(until) = &credentials.locked_until
+            && parse(until)? > now
+        {
+            record.outcome = Outcome::Denied;
+            detail(&mut record, "reason", "account locked");
+            detail(&mut record, "locked_until", until.clone());
+            return Err(self
+                .refuse(record, ServiceError::Unavailable(LOGIN_LOCKED.into()))
+                .await);
+        }
+        let hash = credentials.password_hash.clone().unwrap_or_default();
+        let password_ok =
+            !hash.is_empty() && secret_matches(password.to_owned(), hash.clone()).await?;
+        if hash.is_empty() {
+            let _ = secret_matches(password.to_owned(), dummy_hash().await?).await;
+        }
+        let step = self.totp_step(user, &credentials, code, now)?;
+        let reason = if account.disabled {
+            Some("account is disabled")
+        } else if !password_ok {
+            Some("wrong password")
+        } else if credentials.totp_sealed.is_none() {
+            Some("no TOTP enrolment")
+        } else if step.is_none() {
+            Some("wrong, expired or reused TOTP code")
+        } else {
+            None
+        };
+        let now_text = self.now_text()?;
+        if let Some(reason) = reason {
+            record.outcome = Outcome::Denied;
+            detail(&mut record, "reason", reason);
+            let failures = credentials.failed_logins + 1;
+            let lock = failures >= i64::from(self.web.max_failures);
+            let until = if lock {
+                let until = now + self.web.lockout;
+                detail(&mut record, "locked", true);
+                Some(crate::store::format_time(until)?)
+            } else {
+                None
+            };
+            detail(&mut record, "failures", failures);
+            let mut tx = self.store.begin_write().await?;
+            let kept = if lock { 0 } else { failures };
+            Store::set_login_failures(&mut tx, user, kept, until.as_deref()).await?;
+            self.commit_with(tx, record).await?;
+            return Err(refused);
+        }
+        let step = step.unwrap_or_default();
+        let cookie = hex::encode(rand::random::<[u8; 32]>());
+        let csrf = hex::encode(rand::random::<[u8; 32]>());
+        let id_hash = hash_cookie(&cookie);
+        record.session = session_label(&id_hash);
+        let mut tx = self.store.begin_write().await?;
+        if !Store::accept_login(&mut tx, user, step).await? {
+            drop(tx);
+            record.outcome = Outcome::Denied;
+            detail(&mut record, "reason", "TOTP code already used");
+            return Err(self.refuse(record, refused).await);
+        }
+        let row = WebSessionRow {
+            id_hash,
+            user: user.to_owned(),
+            csrf_token: csrf.clone(),
+            created_at: now_text.clone(),
+            last_seen: now_text,
+            ended_at: None,
+        };
+        Store::insert_web_session(&mut tx, &row).await?;
+        self.commit_with(tx, record).await?;
+        Ok(OpenedSession { cookie, csrf })
+    }
+
+    /// The time step `code` is valid for (this one, or one either side for clock drift),
+    /// if it is later than the last one used.
+    fn totp_step(
+        &self,
+        user: &str,
+        credentials: &crate::store::CredentialRow,
+        code: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<i64>, ServiceError> {
+        let (Some(key), Some(sealed)) = (&self.web_key, &credentials.totp_sealed) else {
+            return Ok(None);
+        };
+        let Some(secret) = key.open(user, sealed) else {
+            tracing::error!(
+                user,
+                "a sealed TOTP secret does not open under this web key"
+            );
+            return Ok(None);
+        };
+        let code = code.trim();
+        if code.len() != TOTP_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(None);
+        }
+        let checker = totp(secret, user)?;
+        let current = u64::try_from(now.unix_timestamp()).unwrap_or_default() / TOTP_STEP;
+        let step = [current.saturating_sub(1), current, current + 1]
+            .into_iter()
+            .filter(|step| i64::try_from(*step).unwrap_or(i64::MAX) > credentials.totp_last_step)
+            .find(|step| checker.check(code, step * TOTP_STEP));
+        Ok(step.and_then(|step| i64::try_from(step).ok()))
+    }
+
+    /// The live session a cookie names; ends (and audits) one past its idle or absolute
+    /// timeout.
+    ///
+    /// # Errors
+    /// `Unauthenticated` for no, unknown, ended or expired sessions, or a disabled user.
+    pub async fn web_session(
+        &self,
+        cookie: &str,
+        source: Option<String>,
+        request_id: &str,
+    ) -> Result<WebSession, ServiceError> {
+        let id_hash = hash_cookie(cookie);
+        let mut caller = Caller {
+            user: "-".into(),
+            door: Door::Https,
+            source,
+            request_id: request_id.to_owned(),
+            session: Some(session_label(&id_hash)),
+        };
+        let refused = || ServiceError::Unauthenticated(SIGN_IN.into());
+        let Some(row) = self.store.web_session(&id_hash).await? else {
+            let mut record = event(&caller, "session.web", Outcome::Denied);
+            detail(&mut record, "reason", "unknown session");
+            return Err(self.refuse(record, refused()).await);
+        };
+        caller.user.clone_from(&row.user);
+        if row.ended_at.is_some() {
+            let mut record = event(&caller, "session.web", Outcome::Denied);
+            detail(&mut record, "reason", "session ended");
+            return Err(self.refuse(record, refused()).await);
+        }
+        let now = self.now();
+        let idle = now - parse(&row.last_seen)?;
+        let age = now - parse(&row.created_at)?;
+        let expired = if age > self.web.absolute {
+            Some("absolute timeout")
+        } else if idle > self.web.idle {
+            Some("idle timeout")
+        } else if self.store.user(&row.user).await?.is_none_or(|u| u.disabled) {
+            Some("account disabled")
+        } else {
+            None
+        };
+        if let Some(reason) = expired {
+            let mut record = event(&caller, "session.expire", Outcome::Ok);
+            detail(&mut record, "reason", reason);
+            detail(&mut record, "duration_seconds", age.as_seconds_f64());
+            let mut tx = self.store.begin_write().await?;
+            if Store::end_web_session(&mut tx, &id_hash, &self.now_text()?, reason).await? {
+                self.commit_with(tx, record).await?;
+            }
+            return Err(refused());
+        }
+        if idle > time::Duration::seconds(15) {
+            self.store
+                .touch_web_session(&id_hash, &self.now_text()?)
+                .await?;
+        }
+        Ok(WebSession {
+            caller,
+            csrf: row.csrf_token,
+        })
+    }
+
+    /// Signs out: ends the session the cookie names.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn web_logout(&self, session: &WebSession, cookie: &str) -> Result<(), ServiceError> {
+        let id_hash = hash_cookie(cookie);
+        let mut record = event(&session.caller, "session.logout", Outcome::Ok);
+        if let Some(row) = self.store.web_session(&id_hash).await? {
+            let age = self.now() - parse(&row.created_at)?;
+            detail(&mut record, "duration_seconds", age.as_seconds_f64());
+        }
+        detail(&mut record, "reason", "signed out");
+        let mut tx = self.store.begin_write().await?;
+        Store::end_web_session(&mut tx, &id_hash, &self.now_text()?, "signed out").await?;
+        self.commit_with(tx, record).await
+    }
+
+    /// Records a form refused for a missing or wrong CSRF token (or a foreign origin).
+    pub async fn refuse_csrf(&self, caller: &Caller, what: &str, reason: &str) -> ServiceError {
+        let mut record = event(caller, "session.csrf", Outcome::Denied);
+        record.target = what.to_owned();
+        detail(&mut record, "reason", reason);
+        self.refuse(
+            record,
+            ServiceError::Forbidden(
+                "this form has expired or did not come from this site; reload the page".into(),
+            ),
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_secrets_open_only_for_their_user_and_key() {
+        let key = WebKey([7; 32]);
+        let sealed = key
+            .seal("alice", b"0123456789abcdefghij")
+            .unwrap_or_default();
+        assert_eq!(
+            key.open("alice", &sealed).as_deref(),
+            Some(&b"0123456789abcdefghij"[..])
+        );
+        assert_eq!(key.open("bob", &sealed), None, "bound to the user");
+        assert_eq!(
+            WebKey([8; 32]).open("alice", &sealed),
+            None,
+            "bound to the key"
+        );
+        let mut flipped = sealed.into_bytes();
+        let last = flipped.len() - 1;
+        flipped[last] = if flipped[last] == b'0' { b'1' } else { b'0' };
+        let flipped = String::from_utf8(flipped).unwrap_or_default();
+        assert_eq!(key.open("alice", &flipped), None, "authenticated");
+        assert_eq!(key.open("alice", "zz"), None);
+    }
+
+    #[test]
+    fn passwords_follow_the_rules() {
+        assert!(password_problem("short").is_some());
+        assert!(password_problem("long enough password").is_none());
+        assert!(password_problem("long enough\npassword").is_some());
+        assert!(password_problem(&"x".repeat(1025)).is_some());
+    }
+}
