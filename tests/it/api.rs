@@ -10,22 +10,24 @@ use serde_json::Value;
 use crate::release::{ok, release_job};
 use crate::support::{Server, Stdin, audited, text};
 
-/// One HTTP exchange: status, `x-request-id`, body.
-struct Reply {
-    status: u16,
-    request_id: String,
-    body: Vec<u8>,
+/// One HTTP exchange: status, `x-request-id`, headers, body.
+pub struct Reply {
+    pub status: u16,
+    pub request_id: String,
+    /// The raw header block, names lower-case as HTTP/2 sends them.
+    pub headers: String,
+    pub body: Vec<u8>,
 }
 
 impl Reply {
     #[track_caller]
-    fn json(&self) -> Value {
+    pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", text(&self.body)))
     }
 
     /// Asserts an error reply with `status` and `code`, and returns its message.
     #[track_caller]
-    fn refused(&self, status: u16, code: &str) -> String {
+    pub fn refused(&self, status: u16, code: &str) -> String {
         let body = self.json();
         assert_eq!(self.status, status, "{body}");
         assert_eq!(body["error"]["code"], code, "{body}");
@@ -38,7 +40,7 @@ impl Reply {
 }
 
 /// Sends `method path` with an optional bearer token and body through `curl`.
-fn call(server: &Server, token: Option<&str>, method: &str, path: &str, body: &[u8]) -> Reply {
+pub fn call(server: &Server, token: Option<&str>, method: &str, path: &str, body: &[u8]) -> Reply {
     let out = server.path().join("api-body");
     let headers = server.path().join("api-headers");
     let mut command = Command::new("curl");
@@ -67,8 +69,8 @@ fn call(server: &Server, token: Option<&str>, method: &str, path: &str, body: &[
         .output()
         .expect("run curl");
     let status = text(&output.stdout).trim().parse().expect("status code");
-    let request_id = std::fs::read_to_string(&headers)
-        .expect("headers")
+    let headers = std::fs::read_to_string(&headers).expect("headers");
+    let request_id = headers
         .lines()
         .find_map(|l| {
             l.strip_prefix("x-request-id: ")
@@ -78,15 +80,16 @@ fn call(server: &Server, token: Option<&str>, method: &str, path: &str, body: &[
     Reply {
         status,
         request_id,
+        headers,
         body: std::fs::read(&out).unwrap_or_default(),
     }
 }
 
-fn get(server: &Server, token: &str, path: &str) -> Reply {
+pub fn get(server: &Server, token: &str, path: &str) -> Reply {
     call(server, Some(token), "GET", path, b"")
 }
 
-fn post(server: &Server, token: &str, path: &str, body: &Value) -> Reply {
+pub fn post(server: &Server, token: &str, path: &str, body: &Value) -> Reply {
     call(
         server,
         Some(token),
@@ -97,7 +100,7 @@ fn post(server: &Server, token: &str, path: &str, body: &Value) -> Reply {
 }
 
 /// `enclave admin token create <user>`; returns (id, token) from the output.
-fn create_token(server: &Server, user: &str) -> (String, String) {
+pub fn create_token(server: &Server, user: &str) -> (String, String) {
     let output = server.enclave(&["admin", "token", "create", user, "--name", "test"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
@@ -133,12 +136,14 @@ fn tokens_are_shown_once_used_and_revoked() {
     let paths = doc["paths"].as_object().expect("paths");
     for path in [
         "/api/v1/whoami",
+        "/api/v1/help",
         "/api/v1/jobs",
         "/api/v1/jobs/{id}",
         "/api/v1/jobs/{id}/outputs",
         "/api/v1/releases",
         "/api/v1/releases/{id}",
         "/api/v1/releases/{id}/withdraw",
+        "/api/v1/releases/{id}/resubmit",
         "/api/v1/releases/{id}/votes",
         "/api/v1/releases/{id}/files/{file}",
         "/api/v1/releases/{id}/review",
@@ -453,4 +458,96 @@ fn compliance_verifies_exports_and_proves_the_trail_over_https() {
     let events = server.audit_events();
     assert!(audited(&events, "audit.export", "ok", ""));
     assert!(audited(&events, "audit.verify", "denied", ""));
+}
+
+#[test]
+fn resubmit_and_module_arguments_over_https_as_over_ssh() {
+    let server = Server::demo();
+    let alice = create_token(&server, "alice").1;
+
+    // `arg` repeats, in order, like `submit ... -- ARGS` over SSH; unknown parameters refused.
+    let module = std::fs::read(server.job_module("count_by_age.wasm")).expect("module");
+    let path = "/api/v1/jobs?project=diabetes-study&name=args&arg=--min&arg=a%20b";
+    let submitted = call(&server, Some(&alice), "POST", path, &module);
+    assert_eq!(submitted.status, 201, "{}", text(&submitted.body));
+    let job = submitted.json()["id"].as_str().expect("job id").to_owned();
+    let status = get(&server, &alice, &format!("/api/v1/jobs/{job}")).json();
+    assert_eq!(
+        status["args"],
+        serde_json::json!(["--min", "a b"]),
+        "{status}"
+    );
+    let bogus = "/api/v1/jobs?project=diabetes-study&name=x&colour=red";
+    let message = call(&server, Some(&alice), "POST", bogus, &module).refused(400, "invalid");
+    assert!(message.contains("unknown submit parameter"), "{message}");
+    let twice = "/api/v1/jobs?project=diabetes-study&project=other&name=x";
+    call(&server, Some(&alice), "POST", twice, &module).refused(400, "invalid");
+
+    // `help` as `help --json`.
+    let help: Value = serde_json::from_str(&ok(&server, "alice", &["help", "--json"])).unwrap();
+    assert_eq!(get(&server, &alice, "/api/v1/help").json(), help);
+
+    // A request both checkers send back; resubmitted through the API.
+    let job = release_job(&server, "g,n\na,30\nb,40\nTotal,70\n");
+    let body = serde_json::json!({
+        "job": job,
+        "files": ["table.csv"],
+        "context": "counts by group, adults in the demo cohort",
+    });
+    let id = post(&server, &alice, "/api/v1/releases", &body).json()["request"]
+        .as_str()
+        .expect("request id")
+        .to_owned();
+    let resubmit = format!("/api/v1/releases/{id}/resubmit");
+    post(&server, &alice, &resubmit, &serde_json::json!({})).refused(409, "conflict");
+    for checker in ["carol", "dave"] {
+        let args = [
+            "vote",
+            &id,
+            "table.csv",
+            "changes",
+            "--comment",
+            "round to 5",
+        ];
+        ok(&server, checker, &args);
+    }
+    let malformed = serde_json::json!({ "context": "x", "files": ["table.csv"] });
+    post(&server, &alice, &resubmit, &malformed).refused(400, "invalid");
+    let seen: Value =
+        serde_json::from_str(&ok(&server, "alice", &["request", &id, "--json"])).unwrap();
+    assert_eq!(seen["state"], "returned", "{seen}");
+
+    let change = serde_json::json!({ "context": "counts by group, rounded to 5", "job": job });
+    let again = post(&server, &alice, &resubmit, &change);
+    assert_eq!(again.status, 200, "{}", text(&again.body));
+    assert_eq!(
+        again.json(),
+        serde_json::json!({ "request": id, "state": "submitted" })
+    );
+    let seen: Value =
+        serde_json::from_str(&ok(&server, "alice", &["request", &id, "--json"])).unwrap();
+    assert_eq!(seen["state"], "submitted", "{seen}");
+    assert_eq!(seen["round"], 2, "{seen}");
+    assert_eq!(seen["context"], "counts by group, rounded to 5", "{seen}");
+    // An empty body means no change, as `resubmit <id>` with no options.
+    let empty = call(&server, Some(&alice), "POST", &resubmit, b"");
+    empty.refused(409, "conflict");
+
+    let events = server.audit_events();
+    assert!(events.iter().any(|e| e["action"] == "release.resubmit"
+        && e["outcome"] == "ok"
+        && e["target"] == id.as_str()
+        && e["door"] == "https"));
+    assert!(audited(
+        &events,
+        "command.invalid",
+        "error",
+        "unknown field `files`"
+    ));
+    assert!(audited(
+        &events,
+        "command.invalid",
+        "error",
+        "unknown submit parameter"
+    ));
 }

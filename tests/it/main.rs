@@ -6,6 +6,7 @@
 //! test command in `infra/dev/test.sh` builds both first.
 
 mod api;
+mod api_roles;
 mod audit_purge;
 mod audit_trail;
 mod checks;

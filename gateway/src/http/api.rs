@@ -8,6 +8,7 @@
 use std::net::SocketAddr;
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -19,7 +20,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
 
 use super::RequestId;
-use crate::service::{Caller, ReleaseSubmission, Service, ServiceError, SubmitRequest};
+use crate::service::{
+    Caller, ReleaseSubmission, Resubmission, Service, ServiceError, SubmitRequest,
+};
 use crate::store::AuditFilter;
 
 /// What every API handler shares.
@@ -31,22 +34,37 @@ pub(crate) struct ApiState {
     pub(crate) module_limit: usize,
 }
 
+mod errors;
 mod trail;
 
-/// The API routes (under `/api/v1`).
+/// Largest JSON request body accepted (release requests, resubmissions, votes): far above
+/// what the core accepts (texts of at most `MAX_TEXT` characters), far below a module.
+pub(crate) const JSON_BODY_LIMIT: usize = 64 * 1024;
+
+/// The API routes (under `/api/v1`). Every error reply, axum's own included, is an
+/// [`ErrorBody`] (`errors::json_errors`).
 pub(crate) fn routes(state: ApiState) -> Router {
+    let json_limit = DefaultBodyLimit::max(JSON_BODY_LIMIT);
     Router::new()
         .route("/api/v1/whoami", get(whoami))
+        .route("/api/v1/help", get(help))
         .route(
             "/api/v1/jobs",
             get(jobs).post(submit).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/v1/jobs/{id}", get(job))
         .route("/api/v1/jobs/{id}/outputs", get(outputs))
-        .route("/api/v1/releases", get(releases).post(request_release))
+        .route(
+            "/api/v1/releases",
+            get(releases).post(request_release).layer(json_limit),
+        )
         .route("/api/v1/releases/{id}", get(release))
         .route("/api/v1/releases/{id}/withdraw", post(withdraw))
-        .route("/api/v1/releases/{id}/votes", post(vote))
+        .route(
+            "/api/v1/releases/{id}/resubmit",
+            post(resubmit).layer(json_limit),
+        )
+        .route("/api/v1/releases/{id}/votes", post(vote).layer(json_limit))
         .route("/api/v1/releases/{id}/files/{file}", get(download))
         .route("/api/v1/releases/{id}/review", get(review))
         .route(
@@ -62,6 +80,7 @@ pub(crate) fn routes(state: ApiState) -> Router {
         .route("/api/v1/audit/provenance/{id}", get(trail::provenance))
         .route("/api/v1/openapi.json", get(openapi))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(errors::json_errors))
         .with_state(state)
 }
 
@@ -71,6 +90,7 @@ pub(crate) fn routes(state: ApiState) -> Router {
     info(title = "enclave", description = "JSON API of the enclave HTTPS door"),
     paths(
         whoami,
+        help,
         jobs,
         submit,
         job,
@@ -79,6 +99,7 @@ pub(crate) fn routes(state: ApiState) -> Router {
         request_release,
         release,
         withdraw,
+        resubmit,
         vote,
         download,
         review,
@@ -91,7 +112,7 @@ pub(crate) fn routes(state: ApiState) -> Router {
         trail::checkpoint,
         trail::provenance
     ),
-    components(schemas(ErrorBody, ErrorDetail, ReleaseBody, VoteBody)),
+    components(schemas(ErrorBody, ErrorDetail, ReleaseBody, ResubmitBody, VoteBody)),
     modifiers(&BearerAuth)
 )]
 pub(crate) struct ApiDoc;
@@ -126,6 +147,27 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 pub(crate) struct ApiError {
     error: ServiceError,
     request_id: String,
+    /// The status and code when they are not the category's (see [`ApiError::too_large`]).
+    overridden: Option<(StatusCode, &'static str)>,
+}
+
+impl ApiError {
+    /// The reply for `error` (status and code from [`status_and_code`]).
+    pub(crate) fn new(error: ServiceError, request_id: String) -> Self {
+        ApiError {
+            error,
+            request_id,
+            overridden: None,
+        }
+    }
+
+    /// A body over its limit: the core recorded it as invalid; HTTP says 413.
+    fn too_large(error: ServiceError, request_id: String) -> Self {
+        ApiError {
+            overridden: Some((StatusCode::PAYLOAD_TOO_LARGE, errors::PAYLOAD_TOO_LARGE)),
+            ..ApiError::new(error, request_id)
+        }
+    }
 }
 
 /// The one mapping from core errors to HTTP status and stable error code.
@@ -152,7 +194,9 @@ pub(crate) struct ErrorBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ErrorDetail {
     /// Stable code: `unauthenticated`, `forbidden`, `invalid`, `not_found`,
-    /// `conflict`, `unavailable` or `internal`.
+    /// `conflict`, `unavailable` or `internal` (from the core), or
+    /// `method_not_allowed`, `payload_too_large`, `unsupported_media_type`
+    /// (from HTTP itself).
     code: &'static str,
     /// One line for people; never secrets.
     message: String,
@@ -162,7 +206,9 @@ pub(crate) struct ErrorDetail {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = status_and_code(&self.error);
+        let (status, code) = self
+            .overridden
+            .unwrap_or_else(|| status_and_code(&self.error));
         let body = ErrorBody {
             error: ErrorDetail {
                 code,
@@ -210,7 +256,7 @@ impl FromRequestParts<ApiState> for Authenticated {
             .authenticate_token(presented, source, &request_id)
             .await
             .map(Authenticated)
-            .map_err(|error| ApiError { error, request_id })
+            .map_err(|error| ApiError::new(error, request_id))
     }
 }
 
@@ -220,17 +266,14 @@ type ApiResult = Result<Response, ApiError>;
 fn reply<T: serde::Serialize>(caller: &Caller, result: Result<T, ServiceError>) -> ApiResult {
     result
         .map(|value| Json(value).into_response())
-        .map_err(|error| ApiError {
-            error,
-            request_id: caller.request_id.clone(),
-        })
+        .map_err(|error| ApiError::new(error, caller.request_id.clone()))
 }
 
 async fn not_found(request_id: Option<Extension<RequestId>>) -> ApiError {
-    ApiError {
-        error: ServiceError::NotFound("no such API endpoint".into()),
-        request_id: request_id.map_or_else(|| "-".to_owned(), |id| id.0.0),
-    }
+    ApiError::new(
+        ServiceError::NotFound("no such API endpoint".into()),
+        request_id.map_or_else(|| "-".to_owned(), |id| id.0.0),
+    )
 }
 
 #[utoipa::path(
@@ -242,6 +285,22 @@ async fn not_found(request_id: Option<Extension<RequestId>>) -> ApiError {
 )]
 async fn whoami(State(state): State<ApiState>, Authenticated(caller): Authenticated) -> ApiResult {
     reply(&caller, state.service.whoami(&caller).await)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/help",
+    tag = "session",
+    responses((status = 200, description = "`{ help }`: the command list, as `help --json` over SSH"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn help(State(state): State<ApiState>, Authenticated(caller): Authenticated) -> ApiResult {
+    let result = state
+        .service
+        .help(&caller)
+        .await
+        .map(|text| serde_json::json!({ "help": text }));
+    reply(&caller, result)
 }
 
 #[utoipa::path(
@@ -260,42 +319,84 @@ async fn jobs(State(state): State<ApiState>, Authenticated(caller): Authenticate
     reply(&caller, result)
 }
 
-/// Query of `POST /api/v1/jobs`.
-#[derive(Debug, Deserialize)]
+/// Query of `POST /api/v1/jobs`: `project`, `name`, optional `dataset` and
+/// `python=true`, and `arg` once per module argument, in order (`-- ARGS` over SSH).
+#[derive(Debug, PartialEq, Eq)]
 struct SubmitQuery {
     project: String,
     name: String,
     dataset: Option<String>,
-    #[serde(default)]
     python: bool,
+    args: Vec<String>,
+}
+
+impl SubmitQuery {
+    /// Reads the decoded query pairs; unknown or repeated single parameters are refused.
+    fn parse(pairs: Vec<(String, String)>) -> Result<Self, &'static str> {
+        fn once(slot: &mut Option<String>, value: String) -> Result<(), &'static str> {
+            match slot.replace(value) {
+                None => Ok(()),
+                Some(_) => Err("a submit parameter was given twice"),
+            }
+        }
+        let (mut project, mut name, mut dataset, mut python) = (None, None, None, None);
+        let mut args = Vec::new();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "project" => once(&mut project, value)?,
+                "name" => once(&mut name, value)?,
+                "dataset" => once(&mut dataset, value)?,
+                "python" => once(&mut python, value)?,
+                "arg" => args.push(value),
+                _ => return Err("unknown submit parameter"),
+            }
+        }
+        let python = match python.as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return Err("python must be true or false"),
+        };
+        match (project, name) {
+            (Some(project), Some(name)) => Ok(SubmitQuery {
+                project,
+                name,
+                dataset,
+                python,
+                args,
+            }),
+            _ => Err("missing project or name"),
+        }
+    }
 }
 
 #[utoipa::path(
     post,
     path = "/api/v1/jobs",
     tag = "jobs",
-    params(("project" = String, Query, description = "project"), ("name" = String, Query, description = "job name"), ("dataset" = Option<String>, Query, description = "dataset, when the project has several"), ("python" = Option<bool>, Query, description = "the body is a Python script")),
+    params(("project" = String, Query, description = "project"), ("name" = String, Query, description = "job name"), ("dataset" = Option<String>, Query, description = "dataset, when the project has several"), ("python" = Option<bool>, Query, description = "the body is a Python script"), ("arg" = Option<Vec<String>>, Query, description = "one module argument; repeat for several, in order")),
     request_body(content = String, content_type = "application/octet-stream", description = "the WebAssembly module (or Python script), at most the configured module size"),
-    responses((status = 201, description = "`{ id, state }` of the queued job"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    responses((status = 201, description = "`{ id, state }` of the queued job"), (status = 413, description = "the module is larger than the configured module size", body = ErrorBody), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
     security(("bearer" = []))
 )]
 async fn submit(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
-    query: Result<Query<SubmitQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
     body: Body,
 ) -> ApiResult {
-    let invalid = |error| ApiError {
-        error,
-        request_id: caller.request_id.clone(),
-    };
-    let query = match query {
-        Ok(Query(query)) => query,
-        Err(rejection) => {
-            let message = "submit needs ?project=P&name=N (optional dataset, python=true)";
+    let invalid = |error| ApiError::new(error, caller.request_id.clone());
+    let query = match query
+        .map_err(|_| "malformed query")
+        .and_then(|Query(pairs)| SubmitQuery::parse(pairs))
+    {
+        Ok(query) => query,
+        Err(problem) => {
+            let message = format!(
+                "{problem}; submit needs ?project=P&name=N (optional dataset, python=true, arg=A...)"
+            );
             let error = state
                 .service
-                .reject_malformed(&caller, &format!("POST /api/v1/jobs: {rejection}"), message)
+                .reject_malformed(&caller, &format!("POST /api/v1/jobs: {problem}"), &message)
                 .await;
             return Err(invalid(error));
         }
@@ -308,14 +409,14 @@ async fn submit(
                 .service
                 .reject_malformed(&caller, "POST /api/v1/jobs", &message)
                 .await;
-            return Err(invalid(error));
+            return Err(ApiError::too_large(error, caller.request_id.clone()));
         }
     };
     let request = SubmitRequest {
         project: query.project,
         name: query.name,
         dataset: query.dataset,
-        args: Vec::new(),
+        args: query.args,
         module: module.to_vec(),
         python: query.python,
     };
@@ -396,22 +497,47 @@ struct ReleaseBody {
     suggested: bool,
 }
 
-/// Parses a JSON body, auditing a malformed one like an unparsable command.
+/// A JSON request body as read by axum: at most [`JSON_BODY_LIMIT`] bytes.
+type JsonBytes = Result<Bytes, BytesRejection>;
+
+/// Parses a JSON body, auditing a malformed or oversized one like an unparsable command
+/// (an oversized one is answered 413 `payload_too_large`). `empty` stands in for an empty
+/// body when one is allowed.
 async fn json_body<T: serde::de::DeserializeOwned>(
     state: &ApiState,
     caller: &Caller,
     what: &str,
-    body: &Bytes,
+    body: JsonBytes,
+    empty: Option<&str>,
 ) -> Result<T, ApiError> {
-    match serde_json::from_slice(body) {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let too_large = rejection.status() == StatusCode::PAYLOAD_TOO_LARGE;
+            let message = if too_large {
+                format!("JSON body larger than {JSON_BODY_LIMIT} bytes")
+            } else {
+                "unreadable request body".to_owned()
+            };
+            let error = state.service.reject_malformed(caller, what, &message).await;
+            let request_id = caller.request_id.clone();
+            return Err(if too_large {
+                ApiError::too_large(error, request_id)
+            } else {
+                ApiError::new(error, request_id)
+            });
+        }
+    };
+    let text: &[u8] = match empty {
+        Some(default) if body.iter().all(u8::is_ascii_whitespace) => default.as_bytes(),
+        _ => &body,
+    };
+    match serde_json::from_slice(text) {
         Ok(value) => Ok(value),
         Err(error) => {
             let message = format!("malformed JSON body: {error}");
             let error = state.service.reject_malformed(caller, what, &message).await;
-            Err(ApiError {
-                error,
-                request_id: caller.request_id.clone(),
-            })
+            Err(ApiError::new(error, caller.request_id.clone()))
         }
     }
 }
@@ -421,15 +547,15 @@ async fn json_body<T: serde::de::DeserializeOwned>(
     path = "/api/v1/releases",
     tag = "releases",
     request_body = ReleaseBody,
-    responses((status = 201, description = "`{ request }`: the new request's id"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    responses((status = 201, description = "`{ request }`: the new request's id"), (status = 413, description = "the body is larger than 64 KiB", body = ErrorBody), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
     security(("bearer" = []))
 )]
 async fn request_release(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
-    body: Bytes,
+    body: JsonBytes,
 ) -> ApiResult {
-    let body: ReleaseBody = json_body(&state, &caller, "POST /api/v1/releases", &body).await?;
+    let body: ReleaseBody = json_body(&state, &caller, "POST /api/v1/releases", body, None).await?;
     let submission = ReleaseSubmission {
         job: body.job,
         files: body.files,
@@ -482,6 +608,49 @@ async fn withdraw(
     reply(&caller, result)
 }
 
+/// Body of `POST /api/v1/releases/{id}/resubmit` (all optional; an empty body is `{}`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
+struct ResubmitBody {
+    /// A new job whose files replace the request's files of the same names.
+    job: Option<String>,
+    /// A new context.
+    context: Option<String>,
+    /// A new justification.
+    justification: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/releases/{id}/resubmit",
+    tag = "releases",
+    params(("id" = String, Path, description = "request id")),
+    request_body = ResubmitBody,
+    responses((status = 200, description = "`{ request, state }`: submitted again; changed or unapproved files are reviewed again"), (status = 413, description = "the body is larger than 64 KiB", body = ErrorBody), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+async fn resubmit(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    body: JsonBytes,
+) -> ApiResult {
+    let what = "POST /api/v1/releases/{id}/resubmit";
+    let body: ResubmitBody = json_body(&state, &caller, what, body, Some("{}")).await?;
+    let change = Resubmission {
+        context: body.context,
+        justification: body.justification,
+        job: body.job,
+    };
+    let result = state
+        .service
+        .resubmit_release(&caller, &id, change)
+        .await
+        .map(|()| serde_json::json!({ "request": id, "state": "submitted" }));
+    reply(&caller, result)
+}
+
 /// Body of `POST /api/v1/releases/{id}/votes`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -506,19 +675,16 @@ async fn vote(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
-    body: Bytes,
+    body: JsonBytes,
 ) -> ApiResult {
     let what = "POST /api/v1/releases/{id}/votes";
-    let body: VoteBody = json_body(&state, &caller, what, &body).await?;
+    let body: VoteBody = json_body(&state, &caller, what, body, None).await?;
     let vote = match body.vote.parse::<Vote>() {
         Ok(vote) => vote,
         Err(_) => {
             let message = "vote must be approve, changes or reject";
             let error = state.service.reject_malformed(&caller, what, message).await;
-            return Err(ApiError {
-                error,
-                request_id: caller.request_id.clone(),
-            });
+            return Err(ApiError::new(error, caller.request_id.clone()));
         }
     };
     let result = state
@@ -595,10 +761,7 @@ fn bytes(caller: &Caller, result: Result<Vec<u8>, ServiceError>) -> ApiResult {
             )
                 .into_response()
         })
-        .map_err(|error| ApiError {
-            error,
-            request_id: caller.request_id.clone(),
-        })
+        .map_err(|error| ApiError::new(error, caller.request_id.clone()))
 }
 
 #[utoipa::path(
@@ -661,10 +824,7 @@ async fn audit(
                     "unknown or malformed audit filter",
                 )
                 .await;
-            return Err(ApiError {
-                error,
-                request_id: caller.request_id.clone(),
-            });
+            return Err(ApiError::new(error, caller.request_id.clone()));
         }
     };
     let filter = AuditFilter {
@@ -688,6 +848,49 @@ async fn audit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn submit_query_keeps_arguments_in_order_and_refuses_the_unknown() {
+        let pairs = |list: &[(&str, &str)]| {
+            list.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<Vec<_>>()
+        };
+        let parsed = SubmitQuery::parse(pairs(&[
+            ("arg", "1"),
+            ("project", "p"),
+            ("name", "n"),
+            ("arg", "two words"),
+            ("python", "true"),
+        ]));
+        assert_eq!(
+            parsed,
+            Ok(SubmitQuery {
+                project: "p".into(),
+                name: "n".into(),
+                dataset: None,
+                python: true,
+                args: vec!["1".into(), "two words".into()],
+            })
+        );
+        for (bad, problem) in [
+            (&[("name", "n")][..], "missing project or name"),
+            (
+                &[("project", "p"), ("name", "n"), ("name", "m")],
+                "a submit parameter was given twice",
+            ),
+            (
+                &[("project", "p"), ("name", "n"), ("args", "x")],
+                "unknown submit parameter",
+            ),
+            (
+                &[("project", "p"), ("name", "n"), ("python", "yes")],
+                "python must be true or false",
+            ),
+        ] {
+            assert_eq!(SubmitQuery::parse(pairs(bad)), Err(problem));
+        }
+    }
 
     #[test]
     fn every_error_category_has_its_status_and_code() {

@@ -53,10 +53,7 @@ pub(super) async fn export(
     Authenticated(caller): Authenticated,
     query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult {
-    let fail = |error: ServiceError| ApiError {
-        error,
-        request_id: caller.request_id.clone(),
-    };
+    let fail = |error: ServiceError| ApiError::new(error, caller.request_id.clone());
     let query = match query {
         Ok(Query(query)) => query,
         Err(rejection) => {
