@@ -62,6 +62,9 @@ pub struct WebConfig {
     pub max_failed_logins: u32,
     /// Minutes a locked account stays locked (1–1440; default 15).
     pub lockout_minutes: u64,
+    /// Sign-in attempts one client address may make per five minutes on one node
+    /// (3–10000; default 30).
+    pub login_attempts_per_address: u32,
 }
 
 impl Default for WebConfig {
@@ -71,6 +74,7 @@ impl Default for WebConfig {
             absolute_hours: 8,
             max_failed_logins: 5,
             lockout_minutes: 15,
+            login_attempts_per_address: 30,
         }
     }
 }
@@ -101,6 +105,12 @@ impl WebConfig {
                 20,
             )?)?,
             lockout: minutes(within("lockout_minutes", self.lockout_minutes, 1, 1440)?),
+            attempts_per_address: u32::try_from(within(
+                "login_attempts_per_address",
+                u64::from(self.login_attempts_per_address),
+                3,
+                10_000,
+            )?)?,
         })
     }
 }

@@ -21,4 +21,5 @@ mod restart;
 mod support;
 mod telemetry;
 mod vertical_slice;
+mod web;
 mod zig;

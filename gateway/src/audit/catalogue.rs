@@ -46,6 +46,14 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ),
     ("admin.user.list", "users listed"),
     (
+        "admin.user.password",
+        "a user's web password set (never the password; clears a sign-in lock)",
+    ),
+    (
+        "admin.user.totp",
+        "a user enrolled for the web's TOTP second factor (never the secret)",
+    ),
+    (
         "audit.checkpoint",
         "a signed checkpoint stored (tree size, root)",
     ),
@@ -135,17 +143,30 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("release.withdraw", "a request withdrawn by its author"),
     ("session.help", "help shown"),
     (
+        "session.csrf",
+        "a web form refused: missing or wrong CSRF token, or a foreign origin",
+    ),
+    (
+        "session.expire",
+        "a web session ended by its idle or absolute timeout, or a disabled account",
+    ),
+    (
         "session.login",
-        "an SSH sign-in (key fingerprint, methods tried) or its refusal",
+        "an SSH sign-in (key fingerprint, methods tried) or a web sign-in (password + TOTP; \
+         reason, failures and lock when refused)",
     ),
     (
         "session.logout",
-        "an SSH connection ended (duration_seconds)",
+        "an SSH connection or web session ended (duration_seconds)",
     ),
     ("session.sftp", "an SFTP session started"),
     (
         "session.token",
         "an API token presented at the HTTPS door (token id; reason when refused)",
+    ),
+    (
+        "session.web",
+        "a web request with an unknown or ended session cookie (refused)",
     ),
     ("session.whoami", "identity shown"),
 ];

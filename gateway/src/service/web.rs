@@ -46,6 +46,8 @@ pub struct WebSettings {
     pub max_failures: u32,
     /// How long a locked account stays locked.
     pub lockout: Duration,
+    /// Sign-in attempts one client address may make per five minutes (the door counts).
+    pub attempts_per_address: u32,
 }
 
 impl Default for WebSettings {
@@ -55,6 +57,7 @@ impl Default for WebSettings {
             absolute: Duration::from_secs(8 * 3600),
             max_failures: 5,
             lockout: Duration::from_secs(15 * 60),
+            attempts_per_address: 30,
         }
     }
 }
@@ -228,6 +231,11 @@ impl Service {
         self.web_key = Some(Arc::new(key));
         self.web = settings;
         self
+    }
+
+    /// The session and sign-in limits.
+    pub fn web_settings(&self) -> &WebSettings {
+        &self.web
     }
 
     /// Sets `user`'s web password (and clears a lock).

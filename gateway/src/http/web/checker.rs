@@ -4,6 +4,7 @@
 //! review-cat|vote`; the core enforces eligibility and the comment rules.
 
 use axum::Form;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -242,7 +243,7 @@ async fn file_section(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 pub(crate) struct VoteForm {
     #[serde(default)]
     csrf: String,
@@ -260,8 +261,10 @@ pub(crate) async fn vote(
     page: Page,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<VoteForm>,
+    form: Result<Form<VoteForm>, FormRejection>,
 ) -> Response {
+    // A missing or unreadable body is a form without a token: refused below, and audited.
+    let form = form.map(|Form(form)| form).unwrap_or_default();
     if let Err(refused) = check_form(&state, &page, &headers, &form.csrf, &id).await {
         return refused;
     }

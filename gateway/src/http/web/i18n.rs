@@ -43,9 +43,10 @@ impl Lang {
             .get(axum::http::header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        accept_language::intersection(accept, &["ja", "en"])
-            .first()
-            .and_then(|code| Lang::parse(code))
+        // Ordered by quality; `en-US` counts as `en`.
+        accept_language::parse(accept)
+            .iter()
+            .find_map(|tag| Lang::parse(&tag.split('-').next().unwrap_or("").to_lowercase()))
             .unwrap_or(Lang::Ja)
     }
 

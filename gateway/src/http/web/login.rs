@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -16,26 +17,33 @@ use serde::Deserialize;
 
 use super::i18n::{Lang, Msg};
 use super::{
-    Page, RequestIdExt, SESSION_COOKIE, WebState, check_form, cookie, language_switch, local_path,
-    set_cookie,
+    Page, RequestIdExt, SESSION_COOKIE, WebState, check_form, cookie, form_urlencoded_component,
+    language_switch, local_path, set_cookie,
 };
-use crate::service::{LOGIN_LOCKED, ServiceError};
+use crate::service::{LOGIN_LOCKED, LOGIN_REFUSED, ServiceError};
 
 /// The cookie holding the sign-in form's anti-forgery value.
 const LOGIN_COOKIE: &str = "__Host-enclave_login";
 
-/// Sign-in attempts one address may make per window before it must wait.
-const ATTEMPTS_PER_WINDOW: usize = 10;
+/// The window sign-in attempts per address are counted in.
 const WINDOW: Duration = Duration::from_secs(300);
 
 /// Sign-in attempts per client address (this node's memory; accounts also lock in the
 /// database after repeated failures, across nodes).
-#[derive(Default)]
 pub(crate) struct Limiter {
+    per_window: usize,
     attempts: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
 }
 
 impl Limiter {
+    /// A limiter allowing `per_window` attempts per address per five minutes.
+    pub(crate) fn new(per_window: u32) -> Limiter {
+        Limiter {
+            per_window: usize::try_from(per_window).unwrap_or(usize::MAX),
+            attempts: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// Counts an attempt from `ip`; false when it is over the limit.
     fn allow(&self, ip: IpAddr) -> bool {
         let now = Instant::now();
@@ -50,7 +58,7 @@ impl Limiter {
         while seen.front().is_some_and(|t| now - *t >= WINDOW) {
             seen.pop_front();
         }
-        if seen.len() >= ATTEMPTS_PER_WINDOW {
+        if seen.len() >= self.per_window {
             return false;
         }
         seen.push_back(now);
@@ -75,7 +83,7 @@ fn login_page(lang: Lang, token: &str, next: &str, message: Option<&str>) -> Htm
                 link rel="stylesheet" href="/static/enclave.css";
             }
             body {
-                header { nav { span.brand { (lang.t(Msg::AppName)) } span.spacer {} (language_switch(lang)) } }
+                header { nav { span.brand { (lang.t(Msg::AppName)) } span.spacer {} (language_switch(lang, &format!("/login?next={}", form_urlencoded_component(next)))) } }
                 main.narrow {
                     h1 { (lang.t(Msg::SignIn)) }
                     p.muted { (lang.t(Msg::SignInHelp)) }
@@ -116,7 +124,7 @@ pub(crate) async fn form(headers: HeaderMap, Query(query): Query<LoginQuery>) ->
     fresh_form(lang, next, message, StatusCode::OK)
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 pub(crate) struct LoginForm {
     #[serde(default)]
     user: String,
@@ -135,8 +143,9 @@ pub(crate) async fn submit(
     headers: HeaderMap,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     request_id: RequestIdExt,
-    Form(form): Form<LoginForm>,
+    form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
+    let form = form.map(|Form(form)| form).unwrap_or_default();
     let lang = Lang::of(&headers);
     let next = local_path(form.next.as_deref()).to_owned();
     let request_id = request_id.map_or_else(|| "-".to_owned(), |id| id.0.0);
@@ -186,17 +195,20 @@ pub(crate) async fn submit(
             response
         }
         Err(error) => {
-            let status = match error {
-                ServiceError::Unavailable(_) => StatusCode::TOO_MANY_REQUESTS,
-                ServiceError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            let (status, message) = match &error {
+                ServiceError::Unavailable(_) => (StatusCode::TOO_MANY_REQUESTS, LOGIN_LOCKED),
+                ServiceError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, LOGIN_REFUSED),
+                _ => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "sign-in failed; try again later",
+                ),
             };
-            fresh_form(lang, &next, Some(&error.to_string()), status)
+            fresh_form(lang, &next, Some(message), status)
         }
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 pub(crate) struct LogoutForm {
     #[serde(default)]
     csrf: String,
@@ -207,8 +219,10 @@ pub(crate) async fn logout(
     State(state): State<WebState>,
     page: Page,
     headers: HeaderMap,
-    Form(form): Form<LogoutForm>,
+    form: Result<Form<LogoutForm>, FormRejection>,
 ) -> Response {
+    // A missing or unreadable body is a form without a token: refused below, and audited.
+    let form = form.map(|Form(form)| form).unwrap_or_default();
     if let Err(refused) = check_form(&state, &page, &headers, &form.csrf, "logout").await {
         return refused;
     }
@@ -228,9 +242,9 @@ mod tests {
 
     #[test]
     fn an_address_is_limited_per_window() {
-        let limiter = Limiter::default();
+        let limiter = Limiter::new(3);
         let ip: IpAddr = [127, 0, 0, 1].into();
-        for _ in 0..ATTEMPTS_PER_WINDOW {
+        for _ in 0..3 {
             assert!(limiter.allow(ip));
         }
         assert!(!limiter.allow(ip));

@@ -50,9 +50,10 @@ pub(crate) struct WebState {
 
 /// The page routes.
 pub(crate) fn routes(service: Service) -> Router {
+    let limiter = login::Limiter::new(service.web_settings().attempts_per_address);
     let state = WebState {
         service,
-        limiter: Arc::new(login::Limiter::default()),
+        limiter: Arc::new(limiter),
     };
     Router::new()
         .route("/", get(home))
@@ -60,6 +61,7 @@ pub(crate) fn routes(service: Service) -> Router {
         .route("/logout", post(login::logout))
         .route("/lang/{lang}", get(switch_language))
         .route("/static/enclave.css", get(stylesheet))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/jobs", get(researcher::jobs))
         .route("/jobs/{id}", get(researcher::job))
         .route("/requests", get(researcher::requests))
@@ -85,9 +87,11 @@ async fn page_headers(mut response: Response) -> Response {
         HeaderValue::from_static(PAGE_CSP),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // `same-origin`, not `no-referrer`: under `no-referrer` browsers send `Origin: null` on
+    // form posts, and the CSRF check could no longer tell that a form came from here.
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     response
 }
@@ -142,6 +146,10 @@ pub(crate) struct Page {
     pub(crate) lang: Lang,
     pub(crate) cookie: String,
     pub(crate) roles: Vec<String>,
+    /// This page's path and query (where the language switch returns to).
+    pub(crate) path: String,
+    /// The host the browser addressed (`Host`, or the HTTP/2 `:authority`).
+    pub(crate) authority: Option<String>,
 }
 
 impl Page {
@@ -193,6 +201,13 @@ impl FromRequestParts<WebState> for Page {
             lang: Lang::of(&parts.headers),
             cookie,
             roles,
+            path: next.to_owned(),
+            authority: parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+                .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned())),
         })
     }
 }
@@ -218,25 +233,28 @@ async fn check_form(
     token: &str,
     what: &str,
 ) -> Result<(), Response> {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let origin = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok());
-    let reason = match (origin, host) {
+    let reason = match (origin, &page.authority) {
         (Some(origin), Some(host)) if origin != format!("https://{host}") => {
-            Some("cross-origin form")
+            Some(format!("cross-origin form (origin {origin}, host {host})"))
         }
+        (Some(origin), None) => Some(format!("cross-origin form (origin {origin}, no host)")),
         _ if !constant_time_eq::constant_time_eq(
             token.as_bytes(),
             page.session.csrf.as_bytes(),
         ) =>
         {
-            Some("missing or wrong CSRF token")
+            Some("missing or wrong CSRF token".to_owned())
         }
         _ => None,
     };
     match reason {
         None => Ok(()),
         Some(reason) => {
-            let error = state.service.refuse_csrf(page.caller(), what, reason).await;
+            let error = state
+                .service
+                .refuse_csrf(page.caller(), what, &reason)
+                .await;
             Err(error_page(page, &error))
         }
     }
@@ -296,7 +314,7 @@ fn layout(page: &Page, title: &str, body: &Markup) -> Html<String> {
                             a href="/audit/verify" { (lang.t(Msg::Verify)) }
                         }
                         span.spacer {}
-                        (language_switch(lang))
+                        (language_switch(lang, &page.path))
                         span.who { (lang.t(Msg::Welcome)) " " strong #whoami { (page.caller().user) } }
                         form.inline method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(page.session.csrf);
@@ -311,12 +329,14 @@ fn layout(page: &Page, title: &str, body: &Markup) -> Html<String> {
     Html(markup.into_string())
 }
 
-fn language_switch(lang: Lang) -> Markup {
+/// Links to the other language that come back to `here`.
+fn language_switch(lang: Lang, here: &str) -> Markup {
+    let back = form_urlencoded_component(here);
     html! {
         span.lang {
-            @if lang == Lang::Ja { strong { "日本語" } } @else { a #lang-ja href="/lang/ja" { "日本語" } }
+            @if lang == Lang::Ja { strong { "日本語" } } @else { a #lang-ja href={ "/lang/ja?next=" (back) } { "日本語" } }
             " | "
-            @if lang == Lang::En { strong { "English" } } @else { a #lang-en href="/lang/en" { "English" } }
+            @if lang == Lang::En { strong { "English" } } @else { a #lang-en href={ "/lang/en?next=" (back) } { "English" } }
         }
     }
 }
@@ -337,22 +357,11 @@ fn local_path(next: Option<&str>) -> &str {
 }
 
 /// `GET /lang/{en|ja}`: remembers the choice for a year and goes back.
-async fn switch_language(
-    Path(code): Path<String>,
-    Query(next): Query<Next>,
-    headers: HeaderMap,
-) -> Response {
+async fn switch_language(Path(code): Path<String>, Query(next): Query<Next>) -> Response {
     let Some(lang) = Lang::parse(&code) else {
         return (StatusCode::NOT_FOUND, "no such language").into_response();
     };
-    let back = next.next.as_deref().or_else(|| {
-        headers
-            .get(header::REFERER)
-            .and_then(|r| r.to_str().ok())
-            .and_then(|r| r.find("://").map(|i| &r[i + 3..]))
-            .and_then(|r| r.find('/').map(|i| &r[i..]))
-    });
-    let mut response = Redirect::to(local_path(back)).into_response();
+    let mut response = Redirect::to(local_path(next.next.as_deref())).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         set_cookie(LANG_COOKIE, lang.code(), Some(31_536_000)),
