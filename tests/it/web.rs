@@ -511,3 +511,88 @@ fn one_address_is_limited_however_many_accounts_it_tries() {
         "too many attempts from this address"
     ));
 }
+
+/// Every page as every kind of user: the statuses the policy implies (200 shown, 303 after
+/// a vote, 403 refused by the core, 400/409 for a wrong target), kept as one table.
+#[test]
+fn every_page_as_every_role() {
+    let server = Server::demo();
+    let job = release_job(&server, RISKY);
+    let id = request(&server, &job, &["table.csv"], &[]);
+    let users = ["alice", "bob", "carol", "gina", "erin", "root"];
+    let clients: Vec<Client> = users
+        .iter()
+        .map(|user| {
+            let client = Client::new(&server);
+            let reply = client.login(user, &password(&server, user), &code(&server, user, 0));
+            assert_eq!(reply.status, 303, "{user}: {}", reply.body);
+            client
+        })
+        .collect();
+    let pages = [
+        "/",
+        "/jobs",
+        "/jobs/{job}",
+        "/requests",
+        "/requests/{rel}",
+        "/requests/{rel}/files/table.csv",
+        "/review",
+        "/review/{rel}",
+        "/review/{rel}/files/table.csv",
+        "/audit",
+        "/audit/export?format=csv",
+        "/audit/verify",
+        "/provenance/{job}",
+        "POST /review/{rel}/vote",
+    ];
+    let mut table = String::new();
+    for page in pages {
+        let path = page.replace("{job}", &job).replace("{rel}", &id);
+        let mut line = format!("{page:<34}");
+        for client in &clients {
+            let reply = match path.strip_prefix("POST ") {
+                Some(path) => {
+                    let csrf = client.get("/").csrf();
+                    client.post(
+                        path,
+                        &[
+                            ("csrf", &csrf),
+                            ("file", "table.csv"),
+                            ("vote", "changes"),
+                            ("comment", "label the groups"),
+                        ],
+                    )
+                }
+                None => client.get(&path),
+            };
+            line.push_str(&format!(" {:>5}", reply.status));
+        }
+        table.push_str(line.trim_end());
+        table.push('\n');
+    }
+    expect_test::expect![[r#"
+        /                                    200   200   200   200   200   200
+        /jobs                                200   200   403   200   200   200
+        /jobs/{job}                          200   404   404   200   200   200
+        /requests                            200   200   403   200   200   200
+        /requests/{rel}                      200   403   200   200   200   200
+        /requests/{rel}/files/table.csv      403   403   403   403   403   403
+        /review                              403   403   200   200   403   403
+        /review/{rel}                        403   403   200   403   403   403
+        /review/{rel}/files/table.csv        403   403   400   403   403   403
+        /audit                               403   403   403   403   200   200
+        /audit/export?format=csv             403   403   403   403   200   200
+        /audit/verify                        403   403   403   403   200   200
+        /provenance/{job}                    403   403   403   403   200   200
+        POST /review/{rel}/vote              403   403   303   403   403   403
+    "#]]
+    .assert_eq(&table);
+    // The one vote that counted is carol's.
+    let votes: Vec<Value> = server
+        .audit_events()
+        .into_iter()
+        .filter(|e| e["action"] == "release.vote" && e["outcome"] == "ok")
+        .collect();
+    assert_eq!(votes.len(), 1);
+    assert_eq!(votes[0]["actor"], "carol");
+}
