@@ -141,7 +141,6 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "a checker's vote on one file (vote, round, whether commented)",
     ),
     ("release.withdraw", "a request withdrawn by its author"),
-    ("session.help", "help shown"),
     (
         "session.csrf",
         "a web form refused: missing or wrong CSRF token, or a foreign origin",
@@ -150,6 +149,7 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "session.expire",
         "a web session ended by its idle or absolute timeout, or a disabled account",
     ),
+    ("session.help", "help shown"),
     (
         "session.login",
         "an SSH sign-in (key fingerprint, methods tried) or a web sign-in (password + TOTP; \
