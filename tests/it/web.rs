@@ -12,7 +12,14 @@ use serde_json::Value;
 
 use crate::browser::assert_browser_script;
 use crate::release::{RISKY, release_job, request};
-use crate::support::{Server, audited, text};
+use crate::support::{Server, Stdin, audited, text};
+
+/// A manifest describing only `table.csv`: other files are checked by people.
+const TABLE_ONLY: &str = r#"{ "version": 1, "outputs": [
+  { "file": "table.csv", "kind": "frequency_table", "dimensions": ["g"], "count": "n" } ] }"#;
+
+/// An 8×8 PNG (made with Python's zlib).
+const PNG: [u8; 74] = *b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x08\x00\x00\x00\x08\x08\x02\x00\x00\x00Km)\xdc\x00\x00\x00\x11IDATx\x9cc\x90\x8f_\x81\x151\x0c-\t\x00\x96,I\x81\x13\x8f\xb8h\x00\x00\x00\x00IEND\xaeB`\x82";
 
 /// The demo's web credentials (`DIR/web/credentials.json`).
 fn credentials(server: &Server) -> Value {
@@ -173,6 +180,24 @@ fn checkers_and_compliance_work_in_chromium() {
     );
     let module = crate::release::request_json(&server, "alice", &id);
     assert_eq!(module["state"], "submitted", "{module}");
+    // A second request of outputs people check: a text with a pseudonym-like token, an image.
+    let files: [(&str, &[u8]); 4] = [
+        ("manifest.json", TABLE_ONLY.as_bytes()),
+        ("table.csv", crate::release::TABLE.as_bytes()),
+        (
+            "notes.txt",
+            b"patient P0123456789abcdef had 2 visits\nrerun with seed 7\n",
+        ),
+        ("plot.png", &PNG),
+    ];
+    let other_job = server.submit(Stdin::Bytes(&crate::checks::writer(&files)), &[]);
+    assert_eq!(server.wait_finished(&other_job)["state"], "succeeded");
+    let other = request(
+        &server,
+        &other_job,
+        &["notes.txt", "plot.png"],
+        &["--justification", "the identifier is a made-up example"],
+    );
     let status: Value = serde_json::from_str(&crate::release::ok(
         &server,
         "alice",
@@ -184,6 +209,7 @@ fn checkers_and_compliance_work_in_chromium() {
     let inputs = [
         ("ENCLAVE_WEB_USERS", users),
         ("ENCLAVE_REQUEST", id.clone()),
+        ("ENCLAVE_REQUEST_OTHER", other),
         ("ENCLAVE_JOB", job.clone()),
         ("ENCLAVE_RISKY", RISKY.to_owned()),
         (

@@ -84,6 +84,19 @@ await step('carol approves both files', async () => {
   await shot(page, 'checker-voted-ja');
 });
 
+await step('text outputs mark pseudonym-like tokens; images are shown inline', async () => {
+  const other = env('ENCLAVE_REQUEST_OTHER');
+  await page.goto(`${base}/review/${other}`);
+  const marks = page.locator('section.file[data-file="notes.txt"] mark.pseudonym');
+  check(await marks.count() === 1, `one pseudonym marked, got ${await marks.count()}`);
+  check((await marks.innerText()) === 'P0123456789abcdef', 'the pseudonym is the marked token');
+  const image = page.locator('section.file[data-file="plot.png"] img.output');
+  check(await image.count() === 1, 'the image is inline');
+  const width = await image.evaluate((img) => img.naturalWidth);
+  check(width === 8, `the image loaded (naturalWidth ${width})`);
+  await shot(page, 'checker-review-text-image-ja');
+});
+
 const dave = await newContext(browser, { locale: 'en-US' });
 await step('dave signs in (English) and approves both files: released', async () => {
   await loginAs(dave.page, 'dave');
