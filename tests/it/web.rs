@@ -284,6 +284,9 @@ fn web_sessions_refuse_guessing_forgery_replay_and_stale_sessions() {
                 .all(|c| !c.starts_with("__Host-enclave_session"))
         );
     }
+    // Something that is not a user name (a password in the wrong box?) is never recorded.
+    let typo = frank.login("My Secret Passphrase!", "x", "000000");
+    assert_eq!(typo.status, 401);
     // A sign-in form without its anti-forgery value (login CSRF) is refused.
     let forged = frank.post(
         "/login",
@@ -411,6 +414,13 @@ fn web_sessions_refuse_guessing_forgery_replay_and_stale_sessions() {
     assert_eq!(raw, "0", "the cookie value itself is never stored");
 
     let events = server.audit_events();
+    assert!(denied_login(&events, "(invalid)", "not a user name"));
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.to_string().contains("My Secret Passphrase")),
+        "what was typed as a name is not in the trail"
+    );
     assert!(denied_login(&events, "frank", "wrong password"));
     assert!(denied_login(
         &events,
@@ -440,6 +450,10 @@ fn web_sessions_refuse_guessing_forgery_replay_and_stale_sessions() {
 #[test]
 fn repeated_failures_lock_an_account_until_an_administrator_resets_it() {
     let server = Server::demo();
+    // A session opened before the trouble; a password reset will end it.
+    let earlier = Client::new(&server);
+    let opened = earlier.login("bob", &password(&server, "bob"), &code(&server, "bob", 0));
+    assert_eq!(opened.status, 303, "{}", opened.body);
     let bob = Client::new(&server);
     for _ in 0..5 {
         assert_eq!(bob.login("bob", "not bob's password", "000000").status, 401);
@@ -477,8 +491,18 @@ fn repeated_failures_lock_an_account_until_an_administrator_resets_it() {
     let short = set("short");
     assert_eq!(short.status.code(), Some(2), "{}", text(&short.stderr));
     assert!(text(&short.stderr).contains("at least 12"));
+    assert_eq!(
+        earlier.get("/").status,
+        200,
+        "a lock does not end open sessions"
+    );
     let reset = set("a brand new passphrase for bob");
     assert!(reset.status.success(), "{}", text(&reset.stderr));
+    assert_eq!(
+        earlier.get("/").status,
+        303,
+        "a new password ends every open session"
+    );
     let back = bob.login(
         "bob",
         "a brand new passphrase for bob",
@@ -496,7 +520,12 @@ fn repeated_failures_lock_an_account_until_an_administrator_resets_it() {
 
     let events = server.audit_events();
     assert!(denied_login(&events, "bob", "account locked"));
-    assert!(audited(&events, "admin.user.password", "ok", ""));
+    assert!(audited(
+        &events,
+        "admin.user.password",
+        "ok",
+        "\"sessions_ended\":1"
+    ));
     assert!(audited(
         &events,
         "admin.user.password",
@@ -530,12 +559,24 @@ fn one_address_is_limited_however_many_accounts_it_tries() {
         &code(&server, "carol", 0),
     );
     assert_eq!(limited.status, 429);
+    // Refused again without another record: a flood cannot fill the trail.
+    assert_eq!(client.login("u4", "wrong password", "000000").status, 429);
     let events = server.audit_events();
-    assert!(denied_login(
-        &events,
-        "carol",
-        "too many attempts from this address"
-    ));
+    let limited: Vec<&Value> = events
+        .iter()
+        .filter(|e| {
+            e["action"] == "session.login"
+                && e["details"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("too many attempts from this address")
+        })
+        .collect();
+    assert_eq!(limited.len(), 1, "{limited:?}");
+    assert_eq!(
+        limited[0]["actor"], "-",
+        "the names an address tries are not recorded"
+    );
 }
 
 /// Every page as every kind of user: the statuses the policy implies (200 shown, 303 after

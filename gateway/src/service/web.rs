@@ -78,16 +78,37 @@ impl WebKey {
     /// # Errors
     /// When the file cannot be read, parsed or written.
     pub fn load_or_create(path: &std::path::Path) -> anyhow::Result<WebKey> {
-        if path.exists() {
-            let text = std::fs::read_to_string(path)?;
-            let bytes: [u8; 32] = hex::decode(text.trim())?
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("{}: not a 32-byte hex key", path.display()))?;
-            return Ok(WebKey(bytes));
+        use std::io::Write;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
         }
         let key: [u8; 32] = rand::random();
-        crate::fsutil::write_private(path, hex::encode(key).as_bytes())?;
-        Ok(WebKey(key))
+        // `create_new`: two nodes starting together on the shared folder agree on one key
+        // (the loser reads the winner's).
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(mut file) => {
+                file.write_all(hex::encode(key).as_bytes())?;
+                file.sync_all()?;
+                return Ok(WebKey(key));
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => return Err(error.into()),
+        }
+        let mode = std::fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(path = %path.display(), "the web key is readable by others (mode {mode:o}); use 0600");
+        }
+        let text = std::fs::read_to_string(path)?;
+        let bytes: [u8; 32] = hex::decode(text.trim())?
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("{}: not a 32-byte hex key", path.display()))?;
+        Ok(WebKey(bytes))
     }
 
     fn cipher(&self) -> XChaCha20Poly1305 {
@@ -185,6 +206,15 @@ fn parse(text: &str) -> Result<OffsetDateTime, ServiceError> {
         .map_err(|error| ServiceError::Internal(format!("stored time {text}: {error}")))
 }
 
+/// Whether `name` could be a user name (1–32 of `a-z 0-9 . _ -`); anything else is
+/// refused without being recorded.
+fn plausible_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        })
+}
+
 /// A password an administrator may set: 12–1024 characters, no control characters.
 fn password_problem(password: &str) -> Option<&'static str> {
     let count = password.chars().count();
@@ -248,7 +278,7 @@ impl Service {
         user: &str,
         password: &str,
     ) -> Result<(), ServiceError> {
-        let record = self
+        let mut record = self
             .admin_event_for(caller, "admin.user.password", user, &Request::ManageTokens)
             .await?;
         if self.store.user(user).await?.is_none() {
@@ -263,6 +293,8 @@ impl Service {
         let now = self.now_text()?;
         let mut tx = self.store.begin_write().await?;
         Store::set_password(&mut tx, user, &hash, &now).await?;
+        let ended = Store::end_user_sessions(&mut tx, user, &now, "password changed").await?;
+        detail(&mut record, "sessions_ended", ended);
         self.commit_with(tx, record).await
     }
 
@@ -275,7 +307,7 @@ impl Service {
         caller: &AdminCaller,
         user: &str,
     ) -> Result<TotpEnrolment, ServiceError> {
-        let record = self
+        let mut record = self
             .admin_event_for(caller, "admin.user.totp", user, &Request::ManageTokens)
             .await?;
         if self.store.user(user).await?.is_none() {
@@ -298,18 +330,20 @@ impl Service {
         let now = self.now_text()?;
         let mut tx = self.store.begin_write().await?;
         Store::set_totp(&mut tx, user, &sealed, &now).await?;
+        let ended = Store::end_user_sessions(&mut tx, user, &now, "TOTP re-enrolled").await?;
+        detail(&mut record, "sessions_ended", ended);
         self.commit_with(tx, record).await?;
         Ok(enrolment)
     }
 
-    /// Records a sign-in refused before any account was looked at (the door's rate limit).
+    /// Records that an address went over the door's sign-in limit (once per window; the
+    /// names it tries are not recorded).
     pub async fn refuse_login_rate(
         &self,
-        user: &str,
         source: Option<String>,
         request_id: &str,
     ) -> ServiceError {
-        let mut record = login_event(user, source, request_id);
+        let mut record = login_event("-", source, request_id);
         record.outcome = Outcome::Denied;
         detail(&mut record, "reason", "too many attempts from this address");
         self.refuse(record, ServiceError::Unavailable(LOGIN_LOCKED.into()))
@@ -323,6 +357,11 @@ impl Service {
         source: Option<String>,
         request_id: &str,
     ) -> ServiceError {
+        let user = if plausible_name(user) {
+            user
+        } else {
+            "(invalid)"
+        };
         let mut record = login_event(user, source, request_id);
         record.outcome = Outcome::Denied;
         detail(&mut record, "reason", "sign-in form token missing or wrong");
@@ -346,8 +385,16 @@ impl Service {
         source: Option<String>,
         request_id: &str,
     ) -> Result<OpenedSession, ServiceError> {
-        let mut record = login_event(user, source, request_id);
         let refused = ServiceError::Unauthenticated(LOGIN_REFUSED.into());
+        if !plausible_name(user) {
+            // Never record what was typed: it may be a password in the wrong box.
+            let _ = secret_matches(password.to_owned(), dummy_hash().await?).await;
+            let mut record = login_event("(invalid)", source, request_id);
+            record.outcome = Outcome::Denied;
+            detail(&mut record, "reason", "not a user name");
+            return Err(self.refuse(record, refused).await);
+        }
+        let mut record = login_event(user, source, request_id);
         let account = self.store.user(user).await?;
         let credentials = self.store.credentials(user).await?;
         let (Some(account), Some(credentials)) = (account, credentials) else {
@@ -390,19 +437,16 @@ impl Service {
         if let Some(reason) = reason {
             record.outcome = Outcome::Denied;
             detail(&mut record, "reason", reason);
-            let failures = credentials.failed_logins + 1;
-            let lock = failures >= i64::from(self.web.max_failures);
-            let until = if lock {
-                let until = now + self.web.lockout;
-                detail(&mut record, "locked", true);
-                Some(crate::store::format_time(until)?)
-            } else {
-                None
-            };
-            detail(&mut record, "failures", failures);
+            let until = crate::store::format_time(now + self.web.lockout)?;
             let mut tx = self.store.begin_write().await?;
-            let kept = if lock { 0 } else { failures };
-            Store::set_login_failures(&mut tx, user, kept, until.as_deref()).await?;
+            // Counted in one statement, so parallel guesses each count and none undoes a lock.
+            let (failures, locked) =
+                Store::count_login_failure(&mut tx, user, i64::from(self.web.max_failures), &until)
+                    .await?;
+            detail(&mut record, "failures", failures);
+            if locked {
+                detail(&mut record, "locked_until", until);
+            }
             self.commit_with(tx, record).await?;
             return Err(refused);
         }
@@ -412,10 +456,14 @@ impl Service {
         let id_hash = hash_cookie(&cookie);
         record.session = session_label(&id_hash);
         let mut tx = self.store.begin_write().await?;
-        if !Store::accept_login(&mut tx, user, step).await? {
+        if !Store::accept_login(&mut tx, user, step, &now_text).await? {
             drop(tx);
             record.outcome = Outcome::Denied;
-            detail(&mut record, "reason", "TOTP code already used");
+            detail(
+                &mut record,
+                "reason",
+                "TOTP code already used, or the account locked meanwhile",
+            );
             return Err(self.refuse(record, refused).await);
         }
         let row = WebSessionRow {
@@ -473,6 +521,7 @@ impl Service {
         cookie: &str,
         source: Option<String>,
         request_id: &str,
+        record_unknown: bool,
     ) -> Result<WebSession, ServiceError> {
         let id_hash = hash_cookie(cookie);
         let mut caller = Caller {
@@ -484,6 +533,10 @@ impl Service {
         };
         let refused = || ServiceError::Unauthenticated(SIGN_IN.into());
         let Some(row) = self.store.web_session(&id_hash).await? else {
+            if !record_unknown {
+                // The door's per-address limit is spent: refused, not recorded again.
+                return Err(refused());
+            }
             let mut record = event(&caller, "session.web", Outcome::Denied);
             detail(&mut record, "reason", "unknown session");
             return Err(self.refuse(record, refused()).await);

@@ -109,39 +109,79 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed sign-in: the new failure count and lock.
+    /// Counts a failed sign-in in one statement; at `max` failures in a row the account
+    /// locks until `until` and the count starts again. Returns the failures counted so far
+    /// (0 once locked) and whether this failure locked the account. Never unlocks.
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn set_login_failures(
+    pub async fn count_login_failure(
         tx: &mut WriteTx,
         user: &str,
-        failures: i64,
-        locked_until: Option<&str>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE web_credentials SET failed_logins = $1, locked_until = $2 WHERE user_name = $3",
+        max: i64,
+        until: &str,
+    ) -> Result<(i64, bool), StoreError> {
+        let row = sqlx::query(
+            "UPDATE web_credentials SET \
+             failed_logins = CASE WHEN failed_logins + 1 >= $1 THEN 0 ELSE failed_logins + 1 END, \
+             locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END \
+             WHERE user_name = $3 RETURNING failed_logins, locked_until",
         )
-        .bind(failures)
-        .bind(locked_until)
+        .bind(max)
+        .bind(until)
+        .bind(user)
+        .fetch_optional(tx.conn())
+        .await?;
+        let Some(row) = row else {
+            return Ok((0, false));
+        };
+        let failures: i64 = row.try_get("failed_logins")?;
+        let locked: Option<String> = row.try_get("locked_until")?;
+        Ok((failures, failures == 0 && locked.as_deref() == Some(until)))
+    }
+
+    /// Ends every open session of `user` (credentials changed); returns how many.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn end_user_sessions(
+        tx: &mut WriteTx,
+        user: &str,
+        now: &str,
+        reason: &str,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE web_sessions SET ended_at = $1, end_reason = $2 \
+             WHERE user_name = $3 AND ended_at IS NULL",
+        )
+        .bind(now)
+        .bind(reason)
         .bind(user)
         .execute(tx.conn())
         .await?;
-        Ok(())
+        Ok(done.rows_affected())
     }
 
     /// Records a successful sign-in: failures cleared, the TOTP step used up. Returns
-    /// false when another sign-in used this step (or a later one) first.
+    /// false when another sign-in used this step (or a later one) first, or the account
+    /// locked meanwhile.
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn accept_login(tx: &mut WriteTx, user: &str, step: i64) -> Result<bool, StoreError> {
+    pub async fn accept_login(
+        tx: &mut WriteTx,
+        user: &str,
+        step: i64,
+        now: &str,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE web_credentials SET failed_logins = 0, locked_until = NULL, \
-             totp_last_step = $1 WHERE user_name = $2 AND totp_last_step < $1",
+             totp_last_step = $1 WHERE user_name = $2 AND totp_last_step < $1 \
+             AND (locked_until IS NULL OR locked_until <= $3)",
         )
         .bind(step)
         .bind(user)
+        .bind(now)
         .execute(tx.conn())
         .await?;
         Ok(done.rows_affected() == 1)

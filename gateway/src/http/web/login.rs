@@ -35,6 +35,30 @@ pub(crate) struct Limiter {
     attempts: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
 }
 
+/// What the limiter says of one attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// Within the limit.
+    Allowed,
+    /// The first one over the limit in this window (recorded).
+    FirstRefused,
+    /// Over the limit again (refused without another record).
+    Refused,
+}
+
+/// The address attempts are counted under: IPv4 as is, IPv6 by its /64 (one host usually
+/// holds a whole /64).
+fn bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::V6(segments.into())
+        }
+    }
+}
+
 impl Limiter {
     /// A limiter allowing `per_window` attempts per address per five minutes.
     pub(crate) fn new(per_window: u32) -> Limiter {
@@ -44,8 +68,9 @@ impl Limiter {
         }
     }
 
-    /// Counts an attempt from `ip`; false when it is over the limit.
-    fn allow(&self, ip: IpAddr) -> bool {
+    /// Counts an attempt from `ip`.
+    pub(crate) fn allow(&self, ip: IpAddr) -> Attempt {
+        let ip = bucket(ip);
         let now = Instant::now();
         let mut map = self
             .attempts
@@ -59,10 +84,15 @@ impl Limiter {
             seen.pop_front();
         }
         if seen.len() >= self.per_window {
-            return false;
+            // One extra entry marks that the refusal was recorded in this window.
+            if seen.len() == self.per_window {
+                seen.push_back(now);
+                return Attempt::FirstRefused;
+            }
+            return Attempt::Refused;
         }
         seen.push_back(now);
-        true
+        Attempt::Allowed
     }
 }
 
@@ -151,13 +181,13 @@ pub(crate) async fn submit(
     let request_id = request_id.map_or_else(|| "-".to_owned(), |id| id.0.0);
     let source = connect.as_ref().map(|c| c.0.0.to_string());
     let user = form.user.trim();
-    if let Some(ip) = connect.map(|c| c.0.0.ip())
-        && !state.limiter.allow(ip)
-    {
-        let _ = state
-            .service
-            .refuse_login_rate(user, source, &request_id)
-            .await;
+    let attempt = connect
+        .map(|c| state.limiter.allow(c.0.0.ip()))
+        .unwrap_or(Attempt::Allowed);
+    if attempt != Attempt::Allowed {
+        if attempt == Attempt::FirstRefused {
+            let _ = state.service.refuse_login_rate(source, &request_id).await;
+        }
         return fresh_form(
             lang,
             &next,
@@ -245,9 +275,20 @@ mod tests {
         let limiter = Limiter::new(3);
         let ip: IpAddr = [127, 0, 0, 1].into();
         for _ in 0..3 {
-            assert!(limiter.allow(ip));
+            assert_eq!(limiter.allow(ip), Attempt::Allowed);
         }
-        assert!(!limiter.allow(ip));
-        assert!(limiter.allow([127, 0, 0, 2].into()), "per address");
+        assert_eq!(limiter.allow(ip), Attempt::FirstRefused);
+        assert_eq!(limiter.allow(ip), Attempt::Refused);
+        assert_eq!(
+            limiter.allow([127, 0, 0, 2].into()),
+            Attempt::Allowed,
+            "per address"
+        );
+        let a: IpAddr = "2001:db8::1".parse().unwrap_or(ip);
+        let b: IpAddr = "2001:db8::ffff:2".parse().unwrap_or(ip);
+        for _ in 0..3 {
+            assert_eq!(limiter.allow(a), Attempt::Allowed);
+        }
+        assert_eq!(limiter.allow(b), Attempt::FirstRefused, "one /64");
     }
 }

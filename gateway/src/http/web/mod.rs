@@ -46,14 +46,17 @@ const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
 pub(crate) struct WebState {
     pub(crate) service: Service,
     pub(crate) limiter: Arc<login::Limiter>,
+    /// Per address, how many requests with unknown session cookies are recorded.
+    pub(crate) unknown_sessions: Arc<login::Limiter>,
 }
 
 /// The page routes.
 pub(crate) fn routes(service: Service) -> Router {
-    let limiter = login::Limiter::new(service.web_settings().attempts_per_address);
+    let per_address = service.web_settings().attempts_per_address;
     let state = WebState {
         service,
-        limiter: Arc::new(limiter),
+        limiter: Arc::new(login::Limiter::new(per_address)),
+        unknown_sessions: Arc::new(login::Limiter::new(per_address)),
     };
     Router::new()
         .route("/", get(home))
@@ -76,6 +79,8 @@ pub(crate) fn routes(service: Service) -> Router {
         .route("/audit/verify", get(compliance::verify))
         .route("/provenance/{id}", get(compliance::provenance))
         .layer(axum::middleware::map_response(page_headers))
+        // Forms are small (a vote's comment is at most 4,000 characters).
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }
 
@@ -182,9 +187,15 @@ impl FromRequestParts<WebState> for Page {
         let Some(cookie) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(to_login);
         };
+        let record_unknown = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .is_none_or(|info| {
+                state.unknown_sessions.allow(info.0.ip()) != login::Attempt::Refused
+            });
         let session = state
             .service
-            .web_session(&cookie, source(parts), &request_id(parts))
+            .web_session(&cookie, source(parts), &request_id(parts), record_unknown)
             .await
             .map_err(|_| ToLogin(format!("{}&expired=1", to_login.0)))?;
         let roles = state
@@ -212,11 +223,12 @@ impl FromRequestParts<WebState> for Page {
     }
 }
 
-/// Percent-encodes a query value (only unreserved characters pass).
+/// Percent-encodes a path segment or query value (only unreserved characters pass; `/` is
+/// encoded too, so a file name with a slash stays one segment).
 pub(crate) fn form_urlencoded_component(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 (b as char).to_string()
             }
             _ => format!("%{b:02X}"),
@@ -349,7 +361,14 @@ struct Next {
 /// A local path to return to (never another site).
 fn local_path(next: Option<&str>) -> &str {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+        // Printable ASCII only: browsers drop tabs and newlines, so "/\t/host" would
+        // become "//host".
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && path.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
             path
         }
         _ => "/",
@@ -405,6 +424,8 @@ mod tests {
             "https://evil.example/",
             "//evil.example/",
             "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
             "jobs",
         ] {
             assert_eq!(local_path(Some(bad)), "/", "{bad}");
