@@ -320,7 +320,9 @@ fn http_refusals_are_json_errors() {
         "{}",
         wrong.headers
     );
-    call(&server, None, "PUT", "/api/v1/releases", b"{}").refused(405, "method_not_allowed");
+    // No body: the server answers 405 before reading one, and curl may then see the HTTP/2
+    // stream reset instead of the reply.
+    call(&server, None, "PUT", "/api/v1/releases", b"").refused(405, "method_not_allowed");
 
     let module = vec![0_u8; 1024 * 1024 + 1];
     let path = "/api/v1/jobs?project=diabetes-study&name=big";
