@@ -141,28 +141,40 @@ impl Store {
         } else {
             (">", "ASC")
         };
-        let sql = format!(
+        // Only the filters given become conditions, so each can use its `(column, seq)`
+        // index and a page costs the same at the end of a long trail as at its start
+        // (`benches/audit.rs` measures it against one static query with `$n IS NULL OR`).
+        let mut sql = format!(
             "SELECT seq, time, actor, role, door, source, action, target, project, dataset, \
              session, request_id, outcome, details, prev_hash, hash FROM audit_events \
-             WHERE seq {compare} $1 AND ($2 IS NULL OR actor = $2) AND ($3 IS NULL OR project = $3) \
-             AND ($4 IS NULL OR dataset = $4) AND ($5 IS NULL OR target = $5) \
-             AND ($6 IS NULL OR action = $6) AND ($7 IS NULL OR outcome = $7) \
-             AND ($8 IS NULL OR time >= $8) AND ($9 IS NULL OR time < $9) \
-             ORDER BY seq {order} LIMIT $10"
+             WHERE seq {compare} $1"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(bound)
-            .bind(filter.actor.as_deref())
-            .bind(filter.project.as_deref())
-            .bind(filter.dataset.as_deref())
-            .bind(filter.target.as_deref())
-            .bind(filter.action.as_deref())
-            .bind(filter.outcome.as_deref())
-            .bind(filter.from.as_deref())
-            .bind(filter.to.as_deref())
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?;
+        let conditions = [
+            ("actor =", &filter.actor),
+            ("project =", &filter.project),
+            ("dataset =", &filter.dataset),
+            ("target =", &filter.target),
+            ("action =", &filter.action),
+            ("outcome =", &filter.outcome),
+            ("time >=", &filter.from),
+            ("time <", &filter.to),
+        ];
+        let mut values = Vec::new();
+        for (condition, value) in conditions {
+            if let Some(value) = value {
+                values.push(value.as_str());
+                sql.push_str(&format!(" AND {condition} ${}", values.len() + 1));
+            }
+        }
+        sql.push_str(&format!(
+            " ORDER BY seq {order} LIMIT ${}",
+            values.len() + 2
+        ));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(bound);
+        for value in values {
+            query = query.bind(value);
+        }
+        let rows = query.bind(limit).fetch_all(self.pool()).await?;
         rows.iter()
             .map(|row| {
                 Ok(StoredEvent {
