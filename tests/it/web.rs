@@ -219,6 +219,7 @@ fn checkers_and_compliance_work_in_chromium() {
     ];
     assert_browser_script("review.mjs", &server, &inputs);
     assert_browser_script("compliance.mjs", &server, &inputs);
+    assert_browser_script("research.mjs", &server, &inputs);
 
     // What the browsers did is in the trail: each sign-in with its method, the refused code,
     // the refused vote, the four votes, the release, the download, the exports, the sign-out.
@@ -611,6 +612,9 @@ fn every_page_as_every_role() {
         "/audit/verify",
         "/provenance/{job}",
         "POST /review/{rel}/vote",
+        "POST /jobs/{job}/request",
+        "POST /requests/{rel}/resubmit",
+        "POST /requests/{rel}/withdraw",
     ];
     let mut table = String::new();
     for page in pages {
@@ -620,13 +624,16 @@ fn every_page_as_every_role() {
             let reply = match path.strip_prefix("POST ") {
                 Some(path) => {
                     let csrf = client.get("/").csrf();
+                    // One form with every field any of these routes reads.
                     client.post(
                         path,
                         &[
                             ("csrf", &csrf),
                             ("file", "table.csv"),
+                            ("files", "table.csv"),
                             ("vote", "changes"),
                             ("comment", "label the groups"),
+                            ("context", "counts by group"),
                         ],
                     )
                 }
@@ -652,9 +659,13 @@ fn every_page_as_every_role() {
         /audit/verify                        403   403   403   403   200   200
         /provenance/{job}                    403   403   403   403   200   200
         POST /review/{rel}/vote              403   403   303   403   403   403
+        POST /jobs/{job}/request             303   404   404   303   403   403
+        POST /requests/{rel}/resubmit        409   403   403   403   403   403
+        POST /requests/{rel}/withdraw        303   403   403   403   403   403
     "#]]
     .assert_eq(&table);
-    // The one vote that counted is carol's.
+    // The one vote that counted is carol's; only project researchers (alice, gina) made
+    // requests, and only the author withdrew hers.
     let votes: Vec<Value> = server
         .audit_events()
         .into_iter()
@@ -662,4 +673,27 @@ fn every_page_as_every_role() {
         .collect();
     assert_eq!(votes.len(), 1);
     assert_eq!(votes[0]["actor"], "carol");
+    let changes: Vec<(String, String)> = server
+        .audit_events()
+        .into_iter()
+        .filter(|e| {
+            (e["action"] == "release.request" || e["action"] == "release.withdraw")
+                && e["outcome"] == "ok"
+        })
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or("").to_owned(),
+                e["actor"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("release.request".to_owned(), "alice".to_owned()),
+            ("release.request".to_owned(), "alice".to_owned()),
+            ("release.request".to_owned(), "gina".to_owned()),
+            ("release.withdraw".to_owned(), "alice".to_owned())
+        ]
+    );
 }

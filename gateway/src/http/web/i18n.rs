@@ -80,7 +80,12 @@ impl Lang {
             "error" => Msg::OutcomeError,
             _ => return word.to_owned(),
         };
-        format!("{} ({word})", self.t(msg))
+        let text = self.t(msg);
+        if text == word {
+            text.to_owned()
+        } else {
+            format!("{text} ({word})")
+        }
     }
 }
 
@@ -197,6 +202,11 @@ messages! {
     Download => "Download", "ダウンロード";
     VoteRecorded => "Your vote was recorded.", "投票を記録しました。";
     Welcome => "Signed in as", "サインイン中：";
+    RequestRelease => "Request release", "持ち出しを申請する";
+    UseSuggested => "Request the suggested safe versions of failed tables instead", "不合格の表は安全化案で申請する";
+    Withdraw => "Withdraw this request", "この申請を取り下げる";
+    Resubmit => "Resubmit", "再申請する";
+    NewJob => "Job with the changed outputs (optional)", "修正した出力のジョブ（任意）";
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! resources (Content-Security-Policy); they contain no JavaScript at all. No rules live
 //! here.
 
+mod actions;
 mod checker;
 mod compliance;
 pub(crate) mod i18n;
@@ -67,9 +68,12 @@ pub(crate) fn routes(service: Service) -> Router {
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/jobs", get(researcher::jobs))
         .route("/jobs/{id}", get(researcher::job))
+        .route("/jobs/{id}/request", post(actions::request))
         .route("/requests", get(researcher::requests))
         .route("/requests/{id}", get(researcher::request))
         .route("/requests/{id}/files/{file}", get(researcher::download))
+        .route("/requests/{id}/withdraw", post(actions::withdraw))
+        .route("/requests/{id}/resubmit", post(actions::resubmit))
         .route("/review", get(checker::queue))
         .route("/review/{id}", get(checker::page))
         .route("/review/{id}/vote", post(checker::vote))

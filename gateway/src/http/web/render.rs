@@ -154,6 +154,13 @@ pub(super) fn csv_table(bytes: &[u8], flagged: &[Value], id: &str) -> Markup {
 pub(super) fn json(value: &Value) -> Markup {
     html! {
         @match value {
+            Value::Object(map) if !map.is_empty() && map.values().all(|v| !v.is_object() && !v.is_array()) => {
+                table.kv {
+                    @for (key, value) in map {
+                        tr { td { (key) } td { (json(value)) } }
+                    }
+                }
+            }
             Value::Object(map) => {
                 dl.json {
                     @for (key, value) in map {

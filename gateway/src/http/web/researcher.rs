@@ -2,13 +2,14 @@
 //! requests. The same service calls as `ssh ... jobs|status|outputs|requests|request`.
 
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 
 use super::i18n::Msg;
 use super::render::json;
 use super::{Page, WebState, error_page, form_urlencoded_component as enc, layout};
+use crate::service::ServiceError;
 
 /// `GET /jobs`.
 pub(crate) async fn jobs(State(state): State<WebState>, page: Page) -> Response {
@@ -47,13 +48,25 @@ pub(crate) async fn job(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
+    job_page(&state, &page, &id, None).await
+}
+
+/// The job page, with an error banner after a refused release request.
+pub(super) async fn job_page(
+    state: &WebState,
+    page: &Page,
+    id: &str,
+    error: Option<&ServiceError>,
+) -> Response {
     let lang = page.lang;
-    let job = match state.service.status(page.caller(), &id).await {
+    let job = match state.service.status(page.caller(), id).await {
         Ok(job) => job,
-        Err(error) => return error_page(&page, &error),
+        Err(error) => return error_page(page, &error),
     };
+    let may_request = job.state == "succeeded" && page.roles.iter().any(|r| r == "researcher");
     let body = html! {
         h1 { (lang.t(Msg::Job)) " " code { (job.id) } }
+        @if let Some(error) = error { p.error #request-error role="alert" { (error.to_string()) } }
         dl.facts {
             dt { (lang.t(Msg::Name)) } dd { (job.name) }
             dt { (lang.t(Msg::Project)) } dd { (job.project) }
@@ -86,9 +99,11 @@ pub(crate) async fn job(
                     }
                 }
             }
+            @if may_request { (super::actions::request_form(page, &job)) }
         }
     };
-    layout(&page, lang.t(Msg::Job), &body).into_response()
+    let status = error.map_or(StatusCode::OK, super::status_of);
+    (status, layout(page, lang.t(Msg::Job), &body)).into_response()
 }
 
 /// `GET /requests`.
@@ -111,13 +126,24 @@ pub(crate) async fn request(
     page: Page,
     Path(id): Path<String>,
 ) -> Response {
+    request_page(&state, &page, &id, None).await
+}
+
+/// The request page, with an error banner after a refused withdrawal or resubmission.
+pub(super) async fn request_page(
+    state: &WebState,
+    page: &Page,
+    id: &str,
+    error: Option<&ServiceError>,
+) -> Response {
     let lang = page.lang;
-    let request = match state.service.release_request(page.caller(), &id).await {
+    let request = match state.service.release_request(page.caller(), id).await {
         Ok(request) => request,
-        Err(error) => return error_page(&page, &error),
+        Err(error) => return error_page(page, &error),
     };
     let body = html! {
         h1 { (lang.t(Msg::Request)) " " code { (request.id) } }
+        @if let Some(error) = error { p.error #request-error role="alert" { (error.to_string()) } }
         (super::checker::request_facts(lang, &request))
         h2 { (lang.t(Msg::Files)) }
         table #request-files {
@@ -139,8 +165,10 @@ pub(crate) async fn request(
             }
         }
         (super::checker::votes_table(lang, &request))
+        @if request.author == page.caller().user { (super::actions::request_actions(page, &request)) }
     };
-    layout(&page, lang.t(Msg::Request), &body).into_response()
+    let status = error.map_or(StatusCode::OK, super::status_of);
+    (status, layout(page, lang.t(Msg::Request), &body)).into_response()
 }
 
 /// `GET /requests/{id}/files/{file}`: a released file, as an attachment (the same checks
