@@ -41,6 +41,19 @@ fn fields(body: &Bytes) -> Fields {
     fields
 }
 
+/// The form's fields once its CSRF token checked out (else the refusal page).
+async fn checked(
+    state: &WebState,
+    page: &Page,
+    headers: &HeaderMap,
+    id: &str,
+    body: &Bytes,
+) -> Result<Fields, Response> {
+    let form = fields(body);
+    check_form(state, page, headers, &form.csrf, id).await?;
+    Ok(form)
+}
+
 /// Empty text means "not given".
 fn given(text: &str) -> Option<String> {
     let text = text.trim();
@@ -103,10 +116,10 @@ pub(crate) async fn request(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let form = fields(&body);
-    if let Err(refused) = check_form(&state, &page, &headers, &form.csrf, &id).await {
-        return refused;
-    }
+    let form = match checked(&state, &page, &headers, &id, &body).await {
+        Ok(form) => form,
+        Err(refused) => return refused,
+    };
     let submission = ReleaseSubmission {
         job: id.clone(),
         files: form.files,
@@ -132,8 +145,7 @@ pub(crate) async fn withdraw(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let form = fields(&body);
-    if let Err(refused) = check_form(&state, &page, &headers, &form.csrf, &id).await {
+    if let Err(refused) = checked(&state, &page, &headers, &id, &body).await {
         return refused;
     }
     match state.service.withdraw_release(page.caller(), &id).await {
@@ -150,10 +162,10 @@ pub(crate) async fn resubmit(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let form = fields(&body);
-    if let Err(refused) = check_form(&state, &page, &headers, &form.csrf, &id).await {
-        return refused;
-    }
+    let form = match checked(&state, &page, &headers, &id, &body).await {
+        Ok(form) => form,
+        Err(refused) => return refused,
+    };
     let change = Resubmission {
         context: given(&form.context),
         justification: given(&form.justification),

@@ -109,28 +109,7 @@ impl Service {
         id: &str,
         file: &str,
     ) -> Result<Vec<u8>, ServiceError> {
-        let Opened {
-            actor,
-            mut record,
-            row,
-            facts,
-        } = self
-            .open_release(caller, "release.review_cat", id, Some(file))
-            .await?;
-        let decision = authorize_release(
-            &actor,
-            &ReleaseRequest::Review { release: &facts },
-            self.now().date(),
-        );
-        self.decide(&mut record, decision).await?;
-        let Some(stored) = row.files.iter().find(|f| f.name == file) else {
-            let message = format!("{file} is not in this request");
-            return Err(self.invalid(record, message).await);
-        };
-        let bytes = self.quarantined(&stored.sha256).await?;
-        detail(&mut record, "sha256", stored.sha256.clone());
-        self.record(record).await?;
-        Ok(bytes)
+        self.review_bytes(caller, id, file, false).await
     }
 
     /// The automated checker's suggested safe version of a file under review (the
@@ -143,6 +122,18 @@ impl Service {
         caller: &Caller,
         id: &str,
         file: &str,
+    ) -> Result<Vec<u8>, ServiceError> {
+        self.review_bytes(caller, id, file, true).await
+    }
+
+    /// One file under review, as written or its suggested version; audited as
+    /// `release.review_cat` with the hash of the bytes shown.
+    async fn review_bytes(
+        &self,
+        caller: &Caller,
+        id: &str,
+        file: &str,
+        suggested: bool,
     ) -> Result<Vec<u8>, ServiceError> {
         let Opened {
             actor,
@@ -162,27 +153,28 @@ impl Service {
             let message = format!("{file} is not in this request");
             return Err(self.invalid(record, message).await);
         };
-        let suggested = self
-            .output_record(&stored.job_id, &stored.name)
-            .await?
-            .and_then(|o| {
-                o.get("suggested_digest")?
-                    .get("sha256")?
-                    .as_str()
-                    .map(str::to_owned)
-            });
-        let Some(sha256) = suggested else {
-            record.outcome = Outcome::Error;
-            detail(&mut record, "reason", "no suggested version");
-            return Err(self
-                .refuse(
-                    record,
-                    ServiceError::NotFound(format!("{file} has no suggested version")),
-                )
-                .await);
+        let sha256 = if suggested {
+            let digest = self
+                .output_record(&stored.job_id, &stored.name)
+                .await?
+                .and_then(|o| {
+                    o.get("suggested_digest")?
+                        .get("sha256")?
+                        .as_str()
+                        .map(str::to_owned)
+                });
+            let Some(sha256) = digest else {
+                record.outcome = Outcome::Error;
+                detail(&mut record, "reason", "no suggested version");
+                let message = format!("{file} has no suggested version");
+                return Err(self.refuse(record, ServiceError::NotFound(message)).await);
+            };
+            detail(&mut record, "variant", "suggested");
+            sha256
+        } else {
+            stored.sha256.clone()
         };
         let bytes = self.quarantined(&sha256).await?;
-        detail(&mut record, "variant", "suggested");
         detail(&mut record, "sha256", sha256);
         self.record(record).await?;
         Ok(bytes)
