@@ -93,6 +93,7 @@ async fn populate(
         dir.join("tls").join("fingerprint.txt"),
         format!("{fingerprint}\n"),
     )?;
+    println!("self-signed HTTPS certificate, SHA-256 fingerprint {fingerprint}");
 
     let dataset_dir = dir.join("datasets").join(DEMO_DATASET);
     println!(

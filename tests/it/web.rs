@@ -103,7 +103,7 @@ impl Client {
         let head = self.jar.with_extension("head");
         let mut command = Command::new("curl");
         command
-            .args(["-sk", "-X", method, "-D"])
+            .args(["-sk", "-H", "Accept-Language: en-US", "-X", method, "-D"])
             .arg(&head)
             .arg("-c")
             .arg(&self.jar)

@@ -25,7 +25,8 @@ await step('a wrong TOTP code is refused on the login page', async () => {
   await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
   check(new URL(page.url()).pathname === '/login', `still on /login, got ${page.url()}`);
   const error = await page.locator('#login-error').innerText();
-  check(/wrong user name, password or code/.test(error), `login error: ${error}`);
+  check(error.includes('ユーザー名、パスワードまたはコードが正しくありません'),
+    `login error in Japanese: ${error}`);
   await shot(page, 'login-refused-ja');
   // The 401 page is expected: chromium logs it as a failed resource.
   takePageProblems();

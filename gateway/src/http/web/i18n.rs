@@ -202,6 +202,11 @@ messages! {
     Download => "Download", "ダウンロード";
     VoteRecorded => "Your vote was recorded.", "投票を記録しました。";
     Welcome => "Signed in as", "サインイン中：";
+    LoginRefused => "wrong user name, password or code", "ユーザー名、パスワードまたはコードが正しくありません";
+    LoginLocked => "too many failed sign-ins; try again later", "サインインの失敗が多すぎます。しばらくしてからお試しください";
+    LoginFailed => "sign-in failed; try again later", "サインインできませんでした。しばらくしてからお試しください";
+    SessionEnded => "Your session has ended; please sign in again.", "セッションが終了しました。もう一度サインインしてください。";
+    FormExpired => "The sign-in form expired; please try again.", "サインインフォームの有効期限が切れました。もう一度お試しください。";
     RequestRelease => "Request release", "持ち出しを申請する";
     UseSuggested => "Request the suggested safe versions of failed tables instead", "不合格の表は安全化案で申請する";
     Withdraw => "Withdraw this request", "この申請を取り下げる";
@@ -212,6 +217,13 @@ messages! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sign_in_messages_match_the_cores() {
+        // The English pages say exactly what the core's errors say.
+        assert_eq!(Lang::En.t(Msg::LoginRefused), crate::service::LOGIN_REFUSED);
+        assert_eq!(Lang::En.t(Msg::LoginLocked), crate::service::LOGIN_LOCKED);
+    }
 
     #[test]
     fn every_message_has_both_languages() {

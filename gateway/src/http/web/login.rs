@@ -20,7 +20,7 @@ use super::{
     Page, RequestIdExt, SESSION_COOKIE, WebState, check_form, cookie, form_urlencoded_component,
     language_switch, local_path, set_cookie,
 };
-use crate::service::{LOGIN_LOCKED, LOGIN_REFUSED, ServiceError};
+use crate::service::ServiceError;
 
 /// The cookie holding the sign-in form's anti-forgery value.
 const LOGIN_COOKIE: &str = "__Host-enclave_login";
@@ -147,10 +147,7 @@ fn fresh_form(lang: Lang, next: &str, message: Option<&str>, status: StatusCode)
 pub(crate) async fn form(headers: HeaderMap, Query(query): Query<LoginQuery>) -> Response {
     let lang = Lang::of(&headers);
     let next = local_path(query.next.as_deref());
-    let message = query.expired.as_ref().map(|_| match lang {
-        Lang::En => "Your session has ended; please sign in again.",
-        Lang::Ja => "セッションが終了しました。もう一度サインインしてください。",
-    });
+    let message = query.expired.as_ref().map(|_| lang.t(Msg::SessionEnded));
     fresh_form(lang, next, message, StatusCode::OK)
 }
 
@@ -191,7 +188,7 @@ pub(crate) async fn submit(
         return fresh_form(
             lang,
             &next,
-            Some(LOGIN_LOCKED),
+            Some(lang.t(Msg::LoginLocked)),
             StatusCode::TOO_MANY_REQUESTS,
         );
     }
@@ -203,10 +200,7 @@ pub(crate) async fn submit(
             .service
             .refuse_login_form(user, source, &request_id)
             .await;
-        let message = match lang {
-            Lang::En => "The sign-in form expired; please try again.",
-            Lang::Ja => "サインインフォームの有効期限が切れました。もう一度お試しください。",
-        };
+        let message = lang.t(Msg::FormExpired);
         return fresh_form(lang, &next, Some(message), StatusCode::FORBIDDEN);
     }
     match state
@@ -226,12 +220,13 @@ pub(crate) async fn submit(
         }
         Err(error) => {
             let (status, message) = match &error {
-                ServiceError::Unavailable(_) => (StatusCode::TOO_MANY_REQUESTS, LOGIN_LOCKED),
-                ServiceError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, LOGIN_REFUSED),
-                _ => (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "sign-in failed; try again later",
-                ),
+                ServiceError::Unavailable(_) => {
+                    (StatusCode::TOO_MANY_REQUESTS, lang.t(Msg::LoginLocked))
+                }
+                ServiceError::Unauthenticated(_) => {
+                    (StatusCode::UNAUTHORIZED, lang.t(Msg::LoginRefused))
+                }
+                _ => (StatusCode::INTERNAL_SERVER_ERROR, lang.t(Msg::LoginFailed)),
             };
             fresh_form(lang, &next, Some(message), status)
         }
