@@ -37,6 +37,7 @@ const JOBS: usize = 200;
 struct Node {
     child: Child,
     ssh_port: Option<u16>,
+    https_port: Option<u16>,
 }
 
 impl Node {
@@ -51,21 +52,29 @@ impl Node {
         let stdout = child.stdout.take().expect("stdout");
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut ssh = None;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(port) = line
-                    .strip_prefix("ssh listening on ")
-                    .and_then(|a| a.rsplit(':').next()?.parse::<u16>().ok())
-                {
-                    let _ = sender.send(Some(port));
+                let port = |prefix: &str| {
+                    line.strip_prefix(prefix)
+                        .and_then(|a| a.rsplit(':').next()?.parse::<u16>().ok())
+                };
+                if let Some(port) = port("ssh listening on ") {
+                    ssh = Some(port);
+                } else if let Some(port) = port("https listening on ") {
+                    let _ = sender.send((ssh, Some(port)));
                 } else if line == "worker ready" {
-                    let _ = sender.send(None);
+                    let _ = sender.send((None, None));
                 }
             }
         });
-        let ssh_port = receiver
+        let (ssh_port, https_port) = receiver
             .recv_timeout(Duration::from_secs(120))
             .expect("node did not start");
-        Node { child, ssh_port }
+        Node {
+            child,
+            ssh_port,
+            https_port,
+        }
     }
 
     fn kill(&mut self) {
@@ -237,4 +246,63 @@ fn two_gateways_and_two_workers_lose_and_double_run_nothing_when_a_worker_dies()
     );
     let verify = client.enclave(&["audit", "verify"]);
     assert!(verify.status.success(), "{}", text(&verify.stderr));
+}
+
+/// Web sessions live in the shared database: a sign-in on one gateway is good on the other,
+/// a sign-out on one ends it on both, a TOTP code used on one is refused on the other, and
+/// failures on both gateways add up to one account lock.
+#[test]
+fn web_sessions_codes_and_locks_span_gateways() {
+    use crate::web::{Client, code, password};
+    let cluster = PgCluster::ensure();
+    let url = database_in(&cluster.dir);
+    let client = Server::setup_only_with(Some(url.clone()));
+    let shared = client.path().to_owned();
+    let nodes_dir = tempfile::tempdir().expect("temp dir");
+    let gateways: Vec<Node> = ["gw1", "gw2"]
+        .iter()
+        .map(|name| {
+            Node::start(
+                &write_config(nodes_dir.path(), name, &shared, &url),
+                "gateway",
+            )
+        })
+        .collect();
+    let [one, two] = [0, 1].map(|i| gateways[i].https_port.expect("https port"));
+
+    let alice = Client::at(one);
+    let signed_in = alice.login(
+        "alice",
+        &password(&client, "alice"),
+        &code(&client, "alice", 0),
+    );
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let on_two = alice.clone_to(two);
+    assert_eq!(
+        on_two.get("/jobs").status,
+        200,
+        "the session is good on the other gateway"
+    );
+    let csrf = on_two.get("/").csrf();
+    assert_eq!(on_two.post("/logout", &[("csrf", &csrf)]).status, 303);
+    assert_eq!(alice.get("/jobs").status, 303, "signed out on both");
+
+    let carol_code = code(&client, "carol", 0);
+    let first = Client::at(one).login("carol", &password(&client, "carol"), &carol_code);
+    assert_eq!(first.status, 303);
+    let replay = Client::at(two).login("carol", &password(&client, "carol"), &carol_code);
+    assert_eq!(
+        replay.status, 401,
+        "a code used on one gateway is spent on both"
+    );
+
+    for (i, port) in [one, two, one, two, one].into_iter().enumerate() {
+        let reply = Client::at(port).login("bob", "not bob's password", "000000");
+        assert_eq!(reply.status, 401, "failure {i}");
+    }
+    let locked = Client::at(two).login("bob", &password(&client, "bob"), &code(&client, "bob", 0));
+    assert_eq!(
+        locked.status, 429,
+        "five failures across gateways lock the account"
+    );
 }

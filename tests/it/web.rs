@@ -29,7 +29,7 @@ fn credentials(server: &Server) -> Value {
 }
 
 /// The TOTP code for `user` at `offset` seconds from now, from `oathtool`.
-fn code(server: &Server, user: &str, offset: i64) -> String {
+pub fn code(server: &Server, user: &str, offset: i64) -> String {
     let secret = credentials(server)[user]["totp"]
         .as_str()
         .expect("secret")
@@ -47,7 +47,7 @@ fn code(server: &Server, user: &str, offset: i64) -> String {
     text(&output.stdout).trim().to_owned()
 }
 
-fn password(server: &Server, user: &str) -> String {
+pub fn password(server: &Server, user: &str) -> String {
     credentials(server)[user]["password"]
         .as_str()
         .expect("password")
@@ -55,17 +55,17 @@ fn password(server: &Server, user: &str) -> String {
 }
 
 /// One browser's worth of cookies, driven with `curl`.
-struct Client {
+pub struct Client {
     jar: PathBuf,
     base: String,
     _dir: tempfile::TempDir,
 }
 
 /// What a request answered.
-struct Reply {
-    status: u16,
-    headers: String,
-    body: String,
+pub struct Reply {
+    pub status: u16,
+    pub headers: String,
+    pub body: String,
 }
 
 impl Reply {
@@ -79,7 +79,7 @@ impl Reply {
     }
 
     /// The hidden CSRF field of the page's first form.
-    fn csrf(&self) -> String {
+    pub fn csrf(&self) -> String {
         let start = self
             .body
             .find("name=\"csrf\" value=\"")
@@ -90,13 +90,25 @@ impl Reply {
 }
 
 impl Client {
-    fn new(server: &Server) -> Client {
+    pub fn new(server: &Server) -> Client {
+        Client::at(server.https_port)
+    }
+
+    /// A fresh browser for the HTTPS door on `port`.
+    pub fn at(port: u16) -> Client {
         let dir = tempfile::tempdir().expect("temp dir");
         Client {
             jar: dir.path().join("cookies"),
-            base: format!("https://127.0.0.1:{}", server.https_port),
+            base: format!("https://127.0.0.1:{port}"),
             _dir: dir,
         }
+    }
+
+    /// The same browser (its cookies copied) pointed at another port.
+    pub fn clone_to(&self, port: u16) -> Client {
+        let other = Client::at(port);
+        std::fs::copy(&self.jar, &other.jar).expect("copy cookies");
+        other
     }
 
     fn call(&self, method: &str, path: &str, form: &[(&str, &str)], extra: &[&str]) -> Reply {
@@ -132,16 +144,16 @@ impl Client {
         }
     }
 
-    fn get(&self, path: &str) -> Reply {
+    pub fn get(&self, path: &str) -> Reply {
         self.call("GET", path, &[], &[])
     }
 
-    fn post(&self, path: &str, form: &[(&str, &str)]) -> Reply {
+    pub fn post(&self, path: &str, form: &[(&str, &str)]) -> Reply {
         self.call("POST", path, form, &[])
     }
 
     /// Signs in through the form; returns the reply to the POST.
-    fn login(&self, user: &str, password: &str, code: &str) -> Reply {
+    pub fn login(&self, user: &str, password: &str, code: &str) -> Reply {
         let form = self.get("/login");
         assert_eq!(form.status, 200);
         let csrf = form.csrf();
