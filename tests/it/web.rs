@@ -611,6 +611,7 @@ fn every_page_as_every_role() {
         .collect();
     let pages = [
         "/",
+        "/account",
         "/jobs",
         "/jobs/{job}",
         "/requests",
@@ -658,6 +659,7 @@ fn every_page_as_every_role() {
     }
     expect_test::expect![[r#"
         /                                    200   200   200   200   200   200
+        /account                             200   200   200   200   200   200
         /jobs                                200   200   403   200   200   200
         /jobs/{job}                          200   404   404   200   200   200
         /requests                            200   200   403   200   200   200
@@ -707,5 +709,79 @@ fn every_page_as_every_role() {
             ("release.request".to_owned(), "gina".to_owned()),
             ("release.withdraw".to_owned(), "alice".to_owned())
         ]
+    );
+}
+
+/// A signed-in user changes their own password: the current password and a fresh code are
+/// asked again, failures count towards the lock, the user's other sessions end, this one
+/// stays.
+#[test]
+fn users_change_their_own_password_with_password_and_code() {
+    let server = Server::demo();
+    let here = Client::new(&server);
+    let old = password(&server, "gina");
+    assert_eq!(
+        here.login("gina", &old, &code(&server, "gina", -30)).status,
+        303
+    );
+    let elsewhere = Client::new(&server);
+    assert_eq!(
+        elsewhere
+            .login("gina", &old, &code(&server, "gina", 0))
+            .status,
+        303
+    );
+    let change = |current: &str, new: &str, again: &str, code: &str| {
+        let csrf = here.get("/account").csrf();
+        here.post(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", current),
+                ("totp", code),
+                ("new", new),
+                ("again", again),
+            ],
+        )
+    };
+    let new = "gina's own new passphrase";
+    assert_eq!(
+        change("not it", new, new, &code(&server, "gina", 30)).status,
+        401
+    );
+    assert_eq!(
+        change(&old, new, "something else!!", &code(&server, "gina", 30)).status,
+        400
+    );
+    assert_eq!(
+        change(&old, "short", "short", &code(&server, "gina", 30)).status,
+        400
+    );
+    let done = change(&old, new, new, &code(&server, "gina", 30));
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(here.get("/account").status, 200, "this session stays");
+    assert_eq!(elsewhere.get("/").status, 303, "the other session ended");
+    let hash =
+        server.sql_value("SELECT password_hash FROM web_credentials WHERE user_name = 'gina'");
+    assert!(hash.starts_with("$argon2id$"));
+    let events = server.audit_events();
+    assert!(audited(
+        &events,
+        "session.password",
+        "denied",
+        "wrong current password"
+    ));
+    assert!(audited(&events, "session.password", "error", "at least 12"));
+    assert!(audited(
+        &events,
+        "session.password",
+        "ok",
+        "\"sessions_ended\":1"
+    ));
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.to_string().contains("gina's own new passphrase")),
+        "no password in the trail"
     );
 }

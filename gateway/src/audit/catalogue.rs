@@ -159,6 +159,10 @@ pub const ACTIONS: &[(&str, &str)] = &[
         "session.logout",
         "an SSH connection or web session ended (duration_seconds)",
     ),
+    (
+        "session.password",
+        "a user changed their own web password (sessions ended) or was refused",
+    ),
     ("session.sftp", "an SFTP session started"),
     (
         "session.token",

@@ -580,6 +580,83 @@ impl Service {
         })
     }
 
+    /// Changes the caller's own password: the current password and a fresh TOTP code are
+    /// asked again (a session left open is not enough), the new one follows the same rules
+    /// as an administrator's, and every other session of the user ends.
+    ///
+    /// # Errors
+    /// `Unauthenticated` for a wrong current password or code, `Invalid` for a new password
+    /// outside the rules.
+    pub async fn web_change_password(
+        &self,
+        session: &WebSession,
+        cookie: &str,
+        current: &str,
+        code: &str,
+        new: &str,
+    ) -> Result<(), ServiceError> {
+        let user = session.caller.user.clone();
+        let mut record = event(&session.caller, "session.password", Outcome::Ok);
+        record.target.clone_from(&user);
+        let refused = |reason: &str, mut record: NewEvent| {
+            record.outcome = Outcome::Denied;
+            detail(&mut record, "reason", reason);
+            record
+        };
+        let Some(credentials) = self.store.credentials(&user).await? else {
+            let record = refused("no web credentials", record);
+            return Err(self
+                .refuse(record, ServiceError::Unauthenticated(LOGIN_REFUSED.into()))
+                .await);
+        };
+        let hash = credentials.password_hash.clone().unwrap_or_default();
+        let password_ok = !hash.is_empty() && secret_matches(current.to_owned(), hash).await?;
+        let step = self.totp_step(&user, &credentials, code, self.now())?;
+        let locked = match &credentials.locked_until {
+            Some(until) => parse(until)? > self.now(),
+            None => false,
+        };
+        let (true, Some(step), false) = (password_ok, step, locked) else {
+            let reason = if locked {
+                "account locked"
+            } else if password_ok {
+                "wrong, expired or reused TOTP code"
+            } else {
+                "wrong current password"
+            };
+            let mut record = refused(reason, record);
+            // Counted like sign-in failures: an open session is no way round the lock.
+            let until = crate::store::format_time(self.now() + self.web.lockout)?;
+            let mut tx = self.store.begin_write().await?;
+            let max = i64::from(self.web.max_failures);
+            let (failures, _) = Store::count_login_failure(&mut tx, &user, max, &until).await?;
+            detail(&mut record, "failures", failures);
+            self.commit_with(tx, record).await?;
+            return Err(ServiceError::Unauthenticated(LOGIN_REFUSED.into()));
+        };
+        if let Some(problem) = password_problem(new) {
+            record.outcome = Outcome::Error;
+            detail(&mut record, "reason", problem);
+            return Err(self
+                .refuse(record, ServiceError::Invalid(problem.into()))
+                .await);
+        }
+        let hash = hash_secret(new.to_owned()).await?;
+        let now = self.now_text()?;
+        let mut tx = self.store.begin_write().await?;
+        if !Store::accept_login(&mut tx, &user, step, &now).await? {
+            drop(tx);
+            let record = refused("TOTP code already used", record);
+            return Err(self
+                .refuse(record, ServiceError::Unauthenticated(LOGIN_REFUSED.into()))
+                .await);
+        }
+        Store::set_password(&mut tx, &user, &hash, &now).await?;
+        let ended = Store::end_other_sessions(&mut tx, &user, &hash_cookie(cookie), &now).await?;
+        detail(&mut record, "sessions_ended", ended);
+        self.commit_with(tx, record).await
+    }
+
     /// Signs out: ends the session the cookie names.
     ///
     /// # Errors

@@ -140,6 +140,29 @@ impl Store {
         Ok((failures, failures == 0 && locked.as_deref() == Some(until)))
     }
 
+    /// Ends every open session of `user` but the one whose cookie hashes to `keep` (the user
+    /// changed their own password there); returns how many.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn end_other_sessions(
+        tx: &mut WriteTx,
+        user: &str,
+        keep: &str,
+        now: &str,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE web_sessions SET ended_at = $1, end_reason = 'password changed' \
+             WHERE user_name = $2 AND ended_at IS NULL AND id_hash <> $3",
+        )
+        .bind(now)
+        .bind(user)
+        .bind(keep)
+        .execute(tx.conn())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Ends every open session of `user` (credentials changed); returns how many.
     ///
     /// # Errors

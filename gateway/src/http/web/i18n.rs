@@ -202,6 +202,13 @@ messages! {
     Download => "Download", "ダウンロード";
     VoteRecorded => "Your vote was recorded.", "投票を記録しました。";
     Welcome => "Signed in as", "サインイン中：";
+    Account => "Your account", "アカウント";
+    ChangePassword => "Change password", "パスワードを変更する";
+    CurrentPassword => "Current password", "現在のパスワード";
+    NewPassword => "New password (at least 12 characters)", "新しいパスワード（12文字以上）";
+    NewPasswordAgain => "New password again", "新しいパスワード（確認）";
+    PasswordChanged => "Your password was changed; your other sessions have ended.", "パスワードを変更しました。他のセッションは終了しました。";
+    PasswordsDiffer => "the two new passwords differ", "新しいパスワードが一致しません";
     LoginRefused => "wrong user name, password or code", "ユーザー名、パスワードまたはコードが正しくありません";
     LoginLocked => "too many failed sign-ins; try again later", "サインインの失敗が多すぎます。しばらくしてからお試しください";
     LoginFailed => "sign-in failed; try again later", "サインインできませんでした。しばらくしてからお試しください";

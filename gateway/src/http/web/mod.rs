@@ -9,6 +9,7 @@
 //! resources (Content-Security-Policy); they contain no JavaScript at all. No rules live
 //! here.
 
+mod account;
 mod actions;
 mod checker;
 mod compliance;
@@ -63,6 +64,8 @@ pub(crate) fn routes(service: Service) -> Router {
         .route("/", get(home))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
+        .route("/account", get(account::page))
+        .route("/account/password", post(account::change_password))
         .route("/lang/{lang}", get(switch_language))
         .route("/static/enclave.css", get(stylesheet))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
@@ -331,7 +334,7 @@ fn layout(page: &Page, title: &str, body: &Markup) -> Html<String> {
                         }
                         span.spacer {}
                         (language_switch(lang, &page.path))
-                        span.who { (lang.t(Msg::Welcome)) " " strong #whoami { (page.caller().user) } }
+                        span.who { (lang.t(Msg::Welcome)) " " a #whoami href="/account" { strong { (page.caller().user) } } }
                         form.inline method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(page.session.csrf);
                             button #logout type="submit" { (lang.t(Msg::SignOut)) }
