@@ -10,19 +10,20 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use chacha20poly1305::aead::{Aead, Payload};
-use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
-use enclave_policy::Request;
 use sha2::Digest;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use totp_rs::{Algorithm, TOTP};
 
-use super::admin::AdminCaller;
 use super::tokens::{hash_secret, secret_matches};
 use super::{Caller, Service, ServiceError, detail, event};
 use crate::audit::{Door, NewEvent, Outcome};
 use crate::store::{Store, WebSessionRow};
+
+mod credentials;
+mod key;
+
+pub use key::WebKey;
 
 /// What every failed sign-in shows (the reason is audited, never shown).
 pub const LOGIN_REFUSED: &str = "wrong user name, password or code";
@@ -59,96 +60,6 @@ impl Default for WebSettings {
             lockout: Duration::from_secs(15 * 60),
             attempts_per_address: 30,
         }
-    }
-}
-
-/// The key TOTP secrets are sealed under (XChaCha20-Poly1305; one per installation,
-/// shared by its nodes like the audit signing key).
-pub struct WebKey([u8; 32]);
-
-impl std::fmt::Debug for WebKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WebKey(..)")
-    }
-}
-
-impl WebKey {
-    /// Loads the key from `path`, creating it (mode 0600) when missing.
-    ///
-    /// # Errors
-    /// When the file cannot be read, parsed or written.
-    pub fn load_or_create(path: &std::path::Path) -> anyhow::Result<WebKey> {
-        use std::io::Write;
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let key: [u8; 32] = rand::random();
-        // `create_new`: two nodes starting together on the shared folder agree on one key
-        // (the loser reads the winner's).
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-        {
-            Ok(mut file) => {
-                file.write_all(hex::encode(key).as_bytes())?;
-                file.sync_all()?;
-                return Ok(WebKey(key));
-            }
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(error) => return Err(error.into()),
-        }
-        let mode = std::fs::metadata(path)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            tracing::warn!(path = %path.display(), "the web key is readable by others (mode {mode:o}); use 0600");
-        }
-        let text = std::fs::read_to_string(path)?;
-        let bytes: [u8; 32] = hex::decode(text.trim())?
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("{}: not a 32-byte hex key", path.display()))?;
-        Ok(WebKey(bytes))
-    }
-
-    fn cipher(&self) -> XChaCha20Poly1305 {
-        XChaCha20Poly1305::new((&self.0).into())
-    }
-
-    /// Seals `secret` for `user`: hex of nonce ‖ ciphertext.
-    fn seal(&self, user: &str, secret: &[u8]) -> Result<String, ServiceError> {
-        let nonce: [u8; 24] = rand::random();
-        let sealed = self
-            .cipher()
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: secret,
-                    aad: user.as_bytes(),
-                },
-            )
-            .map_err(|_| ServiceError::Internal("sealing a TOTP secret failed".into()))?;
-        Ok(format!("{}{}", hex::encode(nonce), hex::encode(sealed)))
-    }
-
-    /// Opens what [`WebKey::seal`] made for `user`; `None` when altered, moved to another
-    /// user, or sealed under another key.
-    fn open(&self, user: &str, sealed: &str) -> Option<Vec<u8>> {
-        let bytes = hex::decode(sealed).ok()?;
-        if bytes.len() < 24 {
-            return None;
-        }
-        let (nonce, body) = bytes.split_at(24);
-        let nonce: [u8; 24] = nonce.try_into().ok()?;
-        self.cipher()
-            .decrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: body,
-                    aad: user.as_bytes(),
-                },
-            )
-            .ok()
     }
 }
 
@@ -266,74 +177,6 @@ impl Service {
     /// The session and sign-in limits.
     pub fn web_settings(&self) -> &WebSettings {
         &self.web
-    }
-
-    /// Sets `user`'s web password (and clears a lock).
-    ///
-    /// # Errors
-    /// `NotFound` for an unknown user, `Invalid` for a password outside the rules.
-    pub async fn admin_set_password(
-        &self,
-        caller: &AdminCaller,
-        user: &str,
-        password: &str,
-    ) -> Result<(), ServiceError> {
-        let mut record = self
-            .admin_event_for(caller, "admin.user.password", user, &Request::ManageTokens)
-            .await?;
-        if self.store.user(user).await?.is_none() {
-            return Err(self
-                .admin_missing(record, format!("unknown user {user}"))
-                .await);
-        }
-        if let Some(problem) = password_problem(password) {
-            return Err(self.admin_invalid(record, problem.into()).await);
-        }
-        let hash = hash_secret(password.to_owned()).await?;
-        let now = self.now_text()?;
-        let mut tx = self.store.begin_write().await?;
-        Store::set_password(&mut tx, user, &hash, &now).await?;
-        let ended = Store::end_user_sessions(&mut tx, user, &now, "password changed").await?;
-        detail(&mut record, "sessions_ended", ended);
-        self.commit_with(tx, record).await
-    }
-
-    /// Enrols `user` for TOTP with a fresh secret (replacing any earlier one).
-    ///
-    /// # Errors
-    /// `NotFound` for an unknown user, `Unavailable` without a web key.
-    pub async fn admin_enrol_totp(
-        &self,
-        caller: &AdminCaller,
-        user: &str,
-    ) -> Result<TotpEnrolment, ServiceError> {
-        let mut record = self
-            .admin_event_for(caller, "admin.user.totp", user, &Request::ManageTokens)
-            .await?;
-        if self.store.user(user).await?.is_none() {
-            return Err(self
-                .admin_missing(record, format!("unknown user {user}"))
-                .await);
-        }
-        let Some(key) = self.web_key.clone() else {
-            return Err(ServiceError::Unavailable(
-                "no web key is configured on this node".into(),
-            ));
-        };
-        let secret: [u8; 20] = rand::random();
-        let code = totp(secret.to_vec(), user)?;
-        let enrolment = TotpEnrolment {
-            secret: code.get_secret_base32(),
-            uri: code.get_url(),
-        };
-        let sealed = key.seal(user, &secret)?;
-        let now = self.now_text()?;
-        let mut tx = self.store.begin_write().await?;
-        Store::set_totp(&mut tx, user, &sealed, &now).await?;
-        let ended = Store::end_user_sessions(&mut tx, user, &now, "TOTP re-enrolled").await?;
-        detail(&mut record, "sessions_ended", ended);
-        self.commit_with(tx, record).await?;
-        Ok(enrolment)
     }
 
     /// Records that an address went over the door's sign-in limit (once per window; the
@@ -580,83 +423,6 @@ impl Service {
         })
     }
 
-    /// Changes the caller's own password: the current password and a fresh TOTP code are
-    /// asked again (a session left open is not enough), the new one follows the same rules
-    /// as an administrator's, and every other session of the user ends.
-    ///
-    /// # Errors
-    /// `Unauthenticated` for a wrong current password or code, `Invalid` for a new password
-    /// outside the rules.
-    pub async fn web_change_password(
-        &self,
-        session: &WebSession,
-        cookie: &str,
-        current: &str,
-        code: &str,
-        new: &str,
-    ) -> Result<(), ServiceError> {
-        let user = session.caller.user.clone();
-        let mut record = event(&session.caller, "session.password", Outcome::Ok);
-        record.target.clone_from(&user);
-        let refused = |reason: &str, mut record: NewEvent| {
-            record.outcome = Outcome::Denied;
-            detail(&mut record, "reason", reason);
-            record
-        };
-        let Some(credentials) = self.store.credentials(&user).await? else {
-            let record = refused("no web credentials", record);
-            return Err(self
-                .refuse(record, ServiceError::Unauthenticated(LOGIN_REFUSED.into()))
-                .await);
-        };
-        let hash = credentials.password_hash.clone().unwrap_or_default();
-        let password_ok = !hash.is_empty() && secret_matches(current.to_owned(), hash).await?;
-        let step = self.totp_step(&user, &credentials, code, self.now())?;
-        let locked = match &credentials.locked_until {
-            Some(until) => parse(until)? > self.now(),
-            None => false,
-        };
-        let (true, Some(step), false) = (password_ok, step, locked) else {
-            let reason = if locked {
-                "account locked"
-            } else if password_ok {
-                "wrong, expired or reused TOTP code"
-            } else {
-                "wrong current password"
-            };
-            let mut record = refused(reason, record);
-            // Counted like sign-in failures: an open session is no way round the lock.
-            let until = crate::store::format_time(self.now() + self.web.lockout)?;
-            let mut tx = self.store.begin_write().await?;
-            let max = i64::from(self.web.max_failures);
-            let (failures, _) = Store::count_login_failure(&mut tx, &user, max, &until).await?;
-            detail(&mut record, "failures", failures);
-            self.commit_with(tx, record).await?;
-            return Err(ServiceError::Unauthenticated(LOGIN_REFUSED.into()));
-        };
-        if let Some(problem) = password_problem(new) {
-            record.outcome = Outcome::Error;
-            detail(&mut record, "reason", problem);
-            return Err(self
-                .refuse(record, ServiceError::Invalid(problem.into()))
-                .await);
-        }
-        let hash = hash_secret(new.to_owned()).await?;
-        let now = self.now_text()?;
-        let mut tx = self.store.begin_write().await?;
-        if !Store::accept_login(&mut tx, &user, step, &now).await? {
-            drop(tx);
-            let record = refused("TOTP code already used", record);
-            return Err(self
-                .refuse(record, ServiceError::Unauthenticated(LOGIN_REFUSED.into()))
-                .await);
-        }
-        Store::set_password(&mut tx, &user, &hash, &now).await?;
-        let ended = Store::end_other_sessions(&mut tx, &user, &hash_cookie(cookie), &now).await?;
-        detail(&mut record, "sessions_ended", ended);
-        self.commit_with(tx, record).await
-    }
-
     /// Signs out: ends the session the cookie names.
     ///
     /// # Errors
@@ -692,30 +458,6 @@ impl Service {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sealed_secrets_open_only_for_their_user_and_key() {
-        let key = WebKey([7; 32]);
-        let sealed = key
-            .seal("alice", b"0123456789abcdefghij")
-            .unwrap_or_default();
-        assert_eq!(
-            key.open("alice", &sealed).as_deref(),
-            Some(&b"0123456789abcdefghij"[..])
-        );
-        assert_eq!(key.open("bob", &sealed), None, "bound to the user");
-        assert_eq!(
-            WebKey([8; 32]).open("alice", &sealed),
-            None,
-            "bound to the key"
-        );
-        let mut flipped = sealed.into_bytes();
-        let last = flipped.len() - 1;
-        flipped[last] = if flipped[last] == b'0' { b'1' } else { b'0' };
-        let flipped = String::from_utf8(flipped).unwrap_or_default();
-        assert_eq!(key.open("alice", &flipped), None, "authenticated");
-        assert_eq!(key.open("alice", "zz"), None);
-    }
 
     #[test]
     fn passwords_follow_the_rules() {
