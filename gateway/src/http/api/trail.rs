@@ -1,14 +1,15 @@
-//! Compliance endpoints beyond the event query: verification, export with the covering
+//! Compliance endpoints: the event query, verification, export with the covering
 //! checkpoint, inclusion proofs, on-demand checkpoints and provenance. The same service
-//! calls as `ssh ... audit verify|export|proof|checkpoint|provenance`.
+//! calls as `ssh ... audit list|verify|export|proof|checkpoint|provenance`.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
 use super::{ApiError, ApiResult, ApiState, Authenticated, ErrorBody, reply};
-use crate::service::ServiceError;
+use crate::service::{Caller, ServiceError};
 use crate::store::AuditFilter;
 
 #[utoipa::path(
@@ -51,23 +52,10 @@ pub(super) struct ExportQuery {
 pub(super) async fn export(
     State(state): State<ApiState>,
     Authenticated(caller): Authenticated,
-    query: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<ExportQuery>, QueryRejection>,
 ) -> ApiResult {
     let fail = |error: ServiceError| ApiError::new(error, caller.request_id.clone());
-    let query = match query {
-        Ok(Query(query)) => query,
-        Err(rejection) => {
-            let error = state
-                .service
-                .reject_malformed(
-                    &caller,
-                    &format!("GET /api/v1/audit/export: {rejection}"),
-                    "unknown or malformed export filter",
-                )
-                .await;
-            return Err(fail(error));
-        }
-    };
+    let query = filters(&state, &caller, "GET /api/v1/audit/export", query).await?;
     let format = query.format.unwrap_or_else(|| "jsonl".into());
     if format != "jsonl" && format != "csv" {
         let error = state
@@ -149,4 +137,77 @@ pub(super) async fn provenance(
     Path(id): Path<String>,
 ) -> ApiResult {
     reply(&caller, state.service.provenance(&caller, &id).await)
+}
+
+/// Query of `GET /api/v1/audit`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AuditQuery {
+    actor: Option<String>,
+    project: Option<String>,
+    dataset: Option<String>,
+    target: Option<String>,
+    action: Option<String>,
+    outcome: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    #[serde(default)]
+    after: i64,
+    limit: Option<i64>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    params(("actor" = Option<String>, Query, description = "exact actor"), ("project" = Option<String>, Query, description = "exact project"), ("dataset" = Option<String>, Query, description = "exact dataset"), ("target" = Option<String>, Query, description = "exact target"), ("action" = Option<String>, Query, description = "exact action code"), ("outcome" = Option<String>, Query, description = "ok, denied or error"), ("from" = Option<String>, Query, description = "RFC 3339, inclusive"), ("to" = Option<String>, Query, description = "RFC 3339, exclusive"), ("after" = Option<i64>, Query, description = "events after this sequence number"), ("limit" = Option<i64>, Query, description = "at most this many (default 1000)")),
+    responses((status = 200, description = "`{ events: [...] }` matching the filters, oldest first"), (status = "default", description = "an error (see the `error.code`)", body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn audit(
+    State(state): State<ApiState>,
+    Authenticated(caller): Authenticated,
+    query: Result<Query<AuditQuery>, QueryRejection>,
+) -> ApiResult {
+    let query = filters(&state, &caller, "GET /api/v1/audit", query).await?;
+    let filter = AuditFilter {
+        actor: query.actor,
+        project: query.project,
+        dataset: query.dataset,
+        target: query.target,
+        action: query.action,
+        outcome: query.outcome,
+        from: query.from,
+        to: query.to,
+    };
+    let result = state
+        .service
+        .audit_events(&caller, &filter, query.after, query.limit.unwrap_or(1000))
+        .await
+        .map(|events| serde_json::json!({ "events": events }));
+    reply(&caller, result)
+}
+
+/// The filters of an audit query or export, or the audited `Invalid` refusal of unknown or
+/// malformed ones.
+async fn filters<T>(
+    state: &ApiState,
+    caller: &Caller,
+    what: &str,
+    query: Result<Query<T>, QueryRejection>,
+) -> Result<T, ApiError> {
+    match query {
+        Ok(Query(query)) => Ok(query),
+        Err(rejection) => {
+            let error = state
+                .service
+                .reject_malformed(
+                    caller,
+                    &format!("{what}: {rejection}"),
+                    "unknown or malformed audit filter",
+                )
+                .await;
+            Err(ApiError::new(error, caller.request_id.clone()))
+        }
+    }
 }

@@ -32,7 +32,7 @@ fn account_page(page: &Page, notice: Option<&str>, error: Option<&ServiceError>)
         @if let Some(error) = error { p.error #password-error role="alert" { (error.to_string()) } }
         dl.facts {
             dt { (lang.t(Msg::UserName)) } dd { (page.caller().user) }
-            dt { (lang.t(Msg::Roles)) } dd { (page.roles.join(", ")) }
+            dt { (lang.t(Msg::Roles)) } dd { (page.session.roles.join(", ")) }
         }
         h2 { (lang.t(Msg::ChangePassword)) }
         form #password-form method="post" action="/account/password" {

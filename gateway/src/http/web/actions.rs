@@ -10,7 +10,7 @@ use maud::{Markup, html};
 
 use super::i18n::Msg;
 use super::researcher::{job_page, request_page};
-use super::{Page, WebState, check_form, form_urlencoded_component as enc};
+use super::{Page, WebState, check_form, url_component as enc};
 use crate::service::{JobView, ReleaseSubmission, ReleaseView, Resubmission};
 
 /// A posted form's fields; `files` may repeat.

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::i18n::{Lang, Msg};
 use super::render::{csv_table, image_type, text};
-use super::{Page, WebState, check_form, error_page, form_urlencoded_component as enc, layout};
+use super::{Page, WebState, check_form, error_page, layout, url_component as enc};
 use crate::service::{FileReview, ReleaseView, ServiceError};
 
 /// A table of requests linking to `base` + id.

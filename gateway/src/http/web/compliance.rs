@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::i18n::{Lang, Msg};
 use super::render::json;
-use super::{Page, WebState, error_page, form_urlencoded_component as enc, layout};
+use super::{Page, WebState, error_page, layout, url_component as enc};
 use crate::service::ServiceError;
 use crate::store::AuditFilter;
 

@@ -17,8 +17,8 @@ use serde::Deserialize;
 
 use super::i18n::{Lang, Msg};
 use super::{
-    Page, RequestIdExt, SESSION_COOKIE, WebState, check_form, cookie, form_urlencoded_component,
-    language_switch, local_path, set_cookie,
+    Page, RequestIdExt, SESSION_COOKIE, WebState, check_form, cookie, language_switch, local_path,
+    set_cookie, url_component,
 };
 use crate::service::ServiceError;
 
@@ -113,7 +113,7 @@ fn login_page(lang: Lang, token: &str, next: &str, message: Option<&str>) -> Htm
                 link rel="stylesheet" href="/static/enclave.css";
             }
             body {
-                header { nav { span.brand { (lang.t(Msg::AppName)) } span.spacer {} (language_switch(lang, &format!("/login?next={}", form_urlencoded_component(next)))) } }
+                header { nav { span.brand { (lang.t(Msg::AppName)) } span.spacer {} (language_switch(lang, &format!("/login?next={}", url_component(next)))) } }
                 main.narrow {
                     h1 { (lang.t(Msg::SignIn)) }
                     p.muted { (lang.t(Msg::SignInHelp)) }

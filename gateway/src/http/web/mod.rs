@@ -157,7 +157,6 @@ pub(crate) struct Page {
     pub(crate) session: WebSession,
     pub(crate) lang: Lang,
     pub(crate) cookie: String,
-    pub(crate) roles: Vec<String>,
     /// This page's path and query (where the language switch returns to).
     pub(crate) path: String,
     /// The host the browser addressed (`Host`, or the HTTP/2 `:authority`).
@@ -190,7 +189,7 @@ impl FromRequestParts<WebState> for Page {
             .uri
             .path_and_query()
             .map_or("/", axum::http::uri::PathAndQuery::as_str);
-        let to_login = ToLogin(format!("/login?next={}", form_urlencoded_component(next)));
+        let to_login = ToLogin(format!("/login?next={}", url_component(next)));
         let Some(cookie) = cookie(&parts.headers, SESSION_COOKIE) else {
             return Err(to_login);
         };
@@ -205,20 +204,10 @@ impl FromRequestParts<WebState> for Page {
             .web_session(&cookie, source(parts), &request_id(parts), record_unknown)
             .await
             .map_err(|_| ToLogin(format!("{}&expired=1", to_login.0)))?;
-        let roles = state
-            .service
-            .store()
-            .user(&session.caller.user)
-            .await
-            .ok()
-            .flatten()
-            .map(|user| user.roles.iter().map(|r| r.as_str().to_owned()).collect())
-            .unwrap_or_default();
         Ok(Page {
             session,
             lang: Lang::of(&parts.headers),
             cookie,
-            roles,
             path: next.to_owned(),
             authority: parts
                 .headers
@@ -232,15 +221,14 @@ impl FromRequestParts<WebState> for Page {
 
 /// Percent-encodes a path segment or query value (only unreserved characters pass; `/` is
 /// encoded too, so a file name with a slash stays one segment).
-pub(crate) fn form_urlencoded_component(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+pub(crate) fn url_component(text: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    utf8_percent_encode(text, UNRESERVED).to_string()
 }
 
 /// Checks a form's CSRF token (and the browser's `Origin`, when sent) against the session;
@@ -307,7 +295,7 @@ fn error_page(page: &Page, error: &ServiceError) -> Response {
 /// sign-out form.
 fn layout(page: &Page, title: &str, body: &Markup) -> Html<String> {
     let lang = page.lang;
-    let has = |role: &str| page.roles.iter().any(|r| r == role);
+    let has = |role: &str| page.session.roles.iter().any(|r| r == role);
     let markup = html! {
         (DOCTYPE)
         html lang=(lang.code()) {
@@ -350,7 +338,7 @@ fn layout(page: &Page, title: &str, body: &Markup) -> Html<String> {
 
 /// Links to the other language that come back to `here`.
 fn language_switch(lang: Lang, here: &str) -> Markup {
-    let back = form_urlencoded_component(here);
+    let back = url_component(here);
     html! {
         span.lang {
             @if lang == Lang::Ja { strong { "日本語" } } @else { a #lang-ja href={ "/lang/ja?next=" (back) } { "日本語" } }
@@ -398,10 +386,10 @@ async fn switch_language(Path(code): Path<String>, Query(next): Query<Next>) -> 
 /// `GET /`: a start page with the links the user's roles open.
 async fn home(page: Page) -> Response {
     let lang = page.lang;
-    let has = |role: &str| page.roles.iter().any(|r| r == role);
+    let has = |role: &str| page.session.roles.iter().any(|r| r == role);
     let body = html! {
         h1 { (lang.t(Msg::Home)) }
-        p { (lang.t(Msg::Welcome)) " " strong { (page.caller().user) } " — " (lang.t(Msg::Roles)) ": " (page.roles.join(", ")) }
+        p { (lang.t(Msg::Welcome)) " " strong { (page.caller().user) } " — " (lang.t(Msg::Roles)) ": " (page.session.roles.join(", ")) }
         ul.links {
             @if has("researcher") {
                 li { a href="/jobs" { (lang.t(Msg::Jobs)) } }
@@ -438,6 +426,13 @@ mod tests {
             assert_eq!(local_path(Some(bad)), "/", "{bad}");
         }
         assert_eq!(local_path(None), "/");
+    }
+
+    #[test]
+    fn ids_and_names_stay_one_segment() {
+        assert_eq!(url_component("rel-0a_b.c~"), "rel-0a_b.c~");
+        assert_eq!(url_component("dir/x y.png"), "dir%2Fx%20y.png");
+        assert_eq!(url_component("/jobs?a=1&b"), "%2Fjobs%3Fa%3D1%26b");
     }
 
     #[test]

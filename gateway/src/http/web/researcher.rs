@@ -8,7 +8,7 @@ use maud::html;
 
 use super::i18n::Msg;
 use super::render::json;
-use super::{Page, WebState, error_page, form_urlencoded_component as enc, layout};
+use super::{Page, WebState, error_page, layout, url_component as enc};
 use crate::service::ServiceError;
 
 /// `GET /jobs`.
@@ -63,7 +63,8 @@ pub(super) async fn job_page(
         Ok(job) => job,
         Err(error) => return error_page(page, &error),
     };
-    let may_request = job.state == "succeeded" && page.roles.iter().any(|r| r == "researcher");
+    let may_request =
+        job.state == "succeeded" && page.session.roles.iter().any(|r| r == "researcher");
     let body = html! {
         h1 { (lang.t(Msg::Job)) " " code { (job.id) } }
         @if let Some(error) = error { p.error #request-error role="alert" { (error.to_string()) } }

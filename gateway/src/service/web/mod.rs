@@ -88,6 +88,8 @@ pub struct WebSession {
     pub caller: Caller,
     /// The token every form of this session must carry.
     pub csrf: String,
+    /// The user's roles (for the pages' navigation; the policy decides every request).
+    pub roles: Vec<String>,
 }
 
 fn totp(secret: Vec<u8>, user: &str) -> Result<TOTP, ServiceError> {
@@ -393,11 +395,12 @@ impl Service {
         let now = self.now();
         let idle = now - parse(&row.last_seen)?;
         let age = now - parse(&row.created_at)?;
+        let account = self.store.user(&row.user).await?;
         let expired = if age > self.web.absolute {
             Some("absolute timeout")
         } else if idle > self.web.idle {
             Some("idle timeout")
-        } else if self.store.user(&row.user).await?.is_none_or(|u| u.disabled) {
+        } else if account.as_ref().is_none_or(|u| u.disabled) {
             Some("account disabled")
         } else {
             None
@@ -420,6 +423,9 @@ impl Service {
         Ok(WebSession {
             caller,
             csrf: row.csrf_token,
+            roles: account
+                .map(|u| u.roles.iter().map(|r| r.as_str().to_owned()).collect())
+                .unwrap_or_default(),
         })
     }
 
